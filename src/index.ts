@@ -1,4 +1,20 @@
 // rxtether: the public entry. Re-exports only.
+export { connect, parseRetryAfter } from './connect.js';
+export type {
+  CloseRequest,
+  ConnectConfig,
+  ConnectionCloseInfo,
+  ConnectionOpenInfo,
+  PingConfig,
+  Resolvable,
+} from './connect.js';
+export type {
+  CloseEventLike,
+  MessageEventLike,
+  WebSocketConstructorLike,
+  WebSocketData,
+  WebSocketLike,
+} from './webSocketLike.js';
 export * from './errors.js';
 export * from './closeCodes.js';
 export * from '../operators/index.js';

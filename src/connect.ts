@@ -1,0 +1,583 @@
+import { Observable, type SchedulerLike, type Subscriber, type Subscription, asyncScheduler } from 'rxjs';
+import { assertValidClose } from './closeCodes.js';
+import {
+  ConnectionClosedError,
+  DecodeError,
+  HandshakeRejectedError,
+  HeartbeatTimeoutError,
+  OpenTimeoutError,
+} from './errors.js';
+import { MAX_TIMER_DELAY, assertDuration, assertFunction } from './validate.js';
+import {
+  CONNECTING,
+  type CloseEventLike,
+  type MessageEventLike,
+  type NodeWebSocketExtras,
+  OPEN,
+  type WebSocketConstructorLike,
+  type WebSocketData,
+  type WebSocketLike,
+  nodeExtras,
+} from './webSocketLike.js';
+
+/** A value, or a function called on every subscription (so every reconnect) that returns it. */
+export type Resolvable<T> = T | (() => T | PromiseLike<T>);
+
+/** A close frame to send: code 1000 or 3000–4999, reason ≤ 123 UTF-8 bytes. */
+export interface CloseRequest {
+  /** @defaultValue `1000` */
+  readonly code?: number;
+  /** @defaultValue `''` */
+  readonly reason?: string;
+}
+
+/** Passed to {@link ConnectConfig.onOpen} and {@link ConnectConfig.handshake}. */
+export interface ConnectionOpenInfo {
+  /** The subprotocol the server selected, `''` when none. */
+  readonly protocol: string;
+}
+
+/** Passed to {@link ConnectConfig.onClose} once per subscription, when its socket is done. */
+export interface ConnectionCloseInfo {
+  /**
+   * The close code: from the close event; the code this side sent when the subscriber
+   * unsubscribed; 1006 when the attempt was aborted (timeout, error without close).
+   */
+  readonly code: number;
+  /** The close reason, `''` when none. */
+  readonly reason: string;
+  /** Whether the socket had opened. */
+  readonly wasOpen: boolean;
+  /**
+   * The error the subscriber receives (a {@link ConnectionClosedError},
+   * {@link OpenTimeoutError}, …), or `undefined` when the subscriber unsubscribed.
+   */
+  readonly error: unknown;
+}
+
+/** Protocol-level ping/pong settings (Node `ws` only: browsers expose no ping API). */
+export interface PingConfig {
+  /** Silence, in ms, after which a ping is sent. 1 to 2^31−1. */
+  readonly interval: number;
+  /** Time, in ms, to wait for a pong (or any frame) after a ping before giving up. 1 to 2^31−1. */
+  readonly timeout: number;
+}
+
+/**
+ * Options of {@link connect}.
+ *
+ * @typeParam In - Type of decoded incoming messages.
+ * @typeParam Out - Type of outgoing messages before `serialize`.
+ */
+export interface ConnectConfig<In = unknown, Out = unknown> {
+  /**
+   * The server URL (`ws:`, `wss:`, `http:` or `https:`; no `#fragment`), or a function
+   * (sync or async) called on every subscription, so every reconnect can carry a fresh
+   * token. An invalid URL is a `TypeError`: thrown by `connect` for a static value, emitted as
+   * the error for a function. Error messages never include the URL (tokens ride in it).
+   */
+  readonly url: Resolvable<string | URL>;
+  /** Subprotocols, or a function (sync or async) called on every subscription. */
+  readonly protocols?: Resolvable<string | readonly string[]>;
+  /**
+   * The WebSocket constructor: `ws`'s default export in Node < 22.
+   * @defaultValue `globalThis.WebSocket`, read at subscription time
+   */
+  readonly WebSocketCtor?: WebSocketConstructorLike;
+  /**
+   * Creates the socket, for options a constructor cannot take (e.g. `ws`'s `headers`,
+   * `maxPayload`, `lookup`). Wins over `WebSocketCtor`.
+   */
+  readonly socketFactory?: (url: string, protocols: string[] | undefined) => WebSocketLike;
+  /**
+   * Decodes one frame: a `string` for text frames, an `ArrayBuffer` for binary ones.
+   * @defaultValue `JSON.parse` for text; binary frames are emitted as their `ArrayBuffer`
+   */
+  readonly deserialize?: (data: string | ArrayBuffer) => In;
+  /**
+   * Encodes one outgoing value.
+   * @defaultValue `JSON.stringify`
+   */
+  readonly serialize?: (value: Out) => WebSocketData;
+  /**
+   * What happens when `deserialize` throws. `'error'` ends the subscription with the
+   * {@link DecodeError}; a function receives it and the frame is skipped (the stream
+   * survives).
+   * @defaultValue a function that logs the error with `console.error`
+   */
+  readonly onDecodeError?: 'error' | ((error: DecodeError) => void);
+  /**
+   * Called on every open; the values it returns are sent first, in order, before anything
+   * from `outgoing` (authentication, resume request, replayed subscriptions).
+   */
+  readonly handshake?: (info: ConnectionOpenInfo) => Iterable<Out> | undefined;
+  /**
+   * Values to send. Subscribed once the socket is open (after `handshake`), unsubscribed when
+   * it closes; values it emits while no socket is open are not seen. Its error ends the
+   * connection with that error; its completion does not.
+   */
+  readonly outgoing?: Observable<Out>;
+  /**
+   * Time, in ms, from subscription (including resolving `url` and `protocols`) to `open`;
+   * past it the attempt is aborted with {@link OpenTimeoutError}. 1 to 2^31−1.
+   * @defaultValue `10000`
+   */
+  readonly openTimeout?: number;
+  /**
+   * Time, in ms, to wait for the peer's close frame after this side closed, and for a
+   * `close` event after an `error` event; past it the socket is terminated (where it can be)
+   * and the attempt ends. 1 to 2^31−1.
+   * @defaultValue `1000`
+   */
+  readonly closeTimeout?: number;
+  /** Protocol ping/pong (`ws` only; ignored by sockets without `ping()`). Off by default. */
+  readonly ping?: PingConfig;
+  /**
+   * The close frame sent when the subscriber unsubscribes from an open socket. A function is
+   * called at that moment: return a non-1000 code (e.g. `{ code: 4000 }`) when the socket is
+   * being replaced, since gateways invalidate a session closed with 1000/1001.
+   * @defaultValue `{ code: 1000, reason: '' }`
+   */
+  readonly closeOnUnsubscribe?: CloseRequest | (() => CloseRequest);
+  /** Called when the socket opens, before `handshake`. */
+  readonly onOpen?: (info: ConnectionOpenInfo) => void;
+  /** Called once per subscription when its socket is done (closed, aborted or never opened). */
+  readonly onClose?: (info: ConnectionCloseInfo) => void;
+  /**
+   * Scheduler for the open, close and ping timers.
+   * @defaultValue `asyncScheduler`
+   */
+  readonly scheduler?: SchedulerLike;
+}
+
+/** The close code used when an attempt is aborted and the socket cannot be terminated (browsers). */
+const ABORT_CODE = 4000;
+
+const MISSING_WEBSOCKET =
+  "connect: no WebSocket implementation: globalThis.WebSocket is undefined (Node < 22). Install 'ws' and pass it: " +
+  "import { WebSocket } from 'ws'; connect({ url, WebSocketCtor: WebSocket })";
+
+const noop = (): void => {};
+const defaultDecodeErrorHandler = (error: DecodeError): void => console.error(error);
+const defaultDeserialize = (data: string | ArrayBuffer): unknown => (typeof data === 'string' ? JSON.parse(data) : data);
+const defaultSerialize = (value: unknown): WebSocketData => {
+  const text = JSON.stringify(value);
+  if (text === undefined) throw new TypeError(`connect: cannot serialize a value of type ${typeof value} as JSON`);
+  return text;
+};
+
+/**
+ * Opens a WebSocket as a **cold observable**: each subscription opens exactly one socket and
+ * emits its decoded messages; unsubscribing closes it (also while it is still connecting)
+ * and leaves no socket, timer or listener behind.
+ *
+ * ```
+ * subscribe ──open──a──b──c──(server closes 1006)
+ *                   a  b  c  #ConnectionClosedError{code:1006}
+ * ```
+ *
+ * - **Errors**: every close the subscriber did not ask for is an error — a
+ *   {@link ConnectionClosedError} with `code`, `reason` and `wasClean` (a server's clean 1000
+ *   too, so the retry layer decides), {@link OpenTimeoutError}, {@link HandshakeRejectedError}
+ *   (HTTP status and `Retry-After`, Node only), {@link HeartbeatTimeoutError} (missing pong),
+ *   or {@link DecodeError} when `onDecodeError` is `'error'`. An `error` event that is never
+ *   followed by `close` still ends the attempt after `closeTimeout`.
+ * - **Complete**: never; a WebSocket stream ends by unsubscribe or error.
+ * - **Unsubscribe**: an open socket is closed with `closeOnUnsubscribe` (1000 by default),
+ *   then terminated if the close handshake takes longer than `closeTimeout`; a connecting one
+ *   is aborted. Attempts that fail are aborted without waiting for the close handshake
+ *   (`ws`'s `terminate()`; elsewhere `close(4000)`).
+ *
+ * Nothing happens until subscribe: importing rxtether or calling `connect` touches no global
+ * and starts no timer, so it is safe under server-side rendering.
+ *
+ * @example
+ * ```ts
+ * import { connect } from 'rxtether';
+ * import { WebSocket } from 'ws'; // Node < 22 only
+ *
+ * const prices$ = connect<{ symbol: string; price: number }>({
+ *   url: () => `wss://example.com/prices?token=${getToken()}`,
+ *   WebSocketCtor: WebSocket,
+ *   handshake: () => [{ type: 'subscribe', symbol: 'ACME' }],
+ * });
+ * const sub = prices$.subscribe((p) => console.log(p.symbol, p.price));
+ * sub.unsubscribe(); // closes the socket with 1000
+ * ```
+ *
+ * @param config - The connection options, or the URL alone.
+ * @returns A cold observable of decoded messages.
+ * @throws TypeError or RangeError, synchronously, for an invalid option (named in the message).
+ * @see retryWithJitteredBackoff to reconnect, heartbeatTimeout for app-level liveness.
+ */
+export function connect<In = unknown, Out = unknown>(config: ConnectConfig<In, Out> | string | URL): Observable<In> {
+  const c = normalize<In, Out>(typeof config === 'string' || config instanceof URL ? { url: config } : config);
+  return new Observable<In>((subscriber) => openConnection(c, subscriber));
+}
+
+interface Normalized<In, Out> {
+  readonly url: ConnectConfig<In, Out>['url'];
+  readonly protocols: ConnectConfig<In, Out>['protocols'];
+  readonly WebSocketCtor: WebSocketConstructorLike | undefined;
+  readonly socketFactory: ConnectConfig<In, Out>['socketFactory'];
+  readonly deserialize: (data: string | ArrayBuffer) => In;
+  readonly serialize: (value: Out) => WebSocketData;
+  readonly onDecodeError: 'error' | ((error: DecodeError) => void);
+  readonly handshake: ConnectConfig<In, Out>['handshake'];
+  readonly outgoing: Observable<Out> | undefined;
+  readonly openTimeout: number;
+  readonly closeTimeout: number;
+  readonly ping: PingConfig | undefined;
+  readonly closeOnUnsubscribe: CloseRequest | (() => CloseRequest);
+  readonly onOpen: ((info: ConnectionOpenInfo) => void) | undefined;
+  readonly onClose: ((info: ConnectionCloseInfo) => void) | undefined;
+  readonly scheduler: SchedulerLike;
+}
+
+function normalize<In, Out>(config: ConnectConfig<In, Out>): Normalized<In, Out> {
+  if (typeof config !== 'object' || config === null) {
+    throw new TypeError('connect: expected a config object or a URL string');
+  }
+  const { url, protocols, openTimeout = 10_000, closeTimeout = 1_000, ping, closeOnUnsubscribe = {} } = config;
+  if (typeof url !== 'function') normalizeUrl(url);
+  if (protocols !== undefined && typeof protocols !== 'function') normalizeProtocols(protocols);
+  for (const name of ['WebSocketCtor', 'socketFactory', 'deserialize', 'serialize', 'handshake', 'onOpen', 'onClose'] as const) {
+    if (config[name] !== undefined) assertFunction(`connect: ${name}`, config[name]);
+  }
+  if (config.onDecodeError !== undefined && config.onDecodeError !== 'error') {
+    assertFunction("connect: onDecodeError (or 'error')", config.onDecodeError);
+  }
+  if (config.outgoing !== undefined && typeof config.outgoing?.subscribe !== 'function') {
+    throw new TypeError('connect: outgoing must be an Observable');
+  }
+  assertDuration('connect: openTimeout', openTimeout, 1);
+  assertDuration('connect: closeTimeout', closeTimeout, 1);
+  if (ping !== undefined) {
+    if (typeof ping !== 'object' || ping === null) throw new TypeError('connect: ping must be { interval, timeout }');
+    assertDuration('connect: ping.interval', ping.interval, 1);
+    assertDuration('connect: ping.timeout', ping.timeout, 1);
+  }
+  if (typeof closeOnUnsubscribe !== 'function') {
+    assertValidClose(closeOnUnsubscribe.code ?? 1000, closeOnUnsubscribe.reason ?? '');
+  }
+  return {
+    url,
+    protocols,
+    WebSocketCtor: config.WebSocketCtor,
+    socketFactory: config.socketFactory,
+    deserialize: config.deserialize ?? (defaultDeserialize as (data: string | ArrayBuffer) => In),
+    serialize: config.serialize ?? defaultSerialize,
+    onDecodeError: config.onDecodeError ?? defaultDecodeErrorHandler,
+    handshake: config.handshake,
+    outgoing: config.outgoing,
+    openTimeout,
+    closeTimeout,
+    ping,
+    closeOnUnsubscribe,
+    onOpen: config.onOpen,
+    onClose: config.onClose,
+    scheduler: config.scheduler ?? asyncScheduler,
+  };
+}
+
+/** Parses and checks a WebSocket URL. Messages never echo the URL: it may carry a token. */
+function normalizeUrl(input: unknown): string {
+  if (typeof input !== 'string' && !(input instanceof URL)) {
+    throw new TypeError(`connect: url must be a string or URL, got ${input === null ? 'null' : typeof input}`);
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(String(input), (globalThis as { location?: { href?: string } }).location?.href);
+  } catch {
+    throw new TypeError('connect: url is not a valid absolute URL (expected e.g. wss://host/path)');
+  }
+  const scheme = parsed.protocol;
+  if (scheme === 'http:') parsed.protocol = 'ws:';
+  else if (scheme === 'https:') parsed.protocol = 'wss:';
+  else if (scheme !== 'ws:' && scheme !== 'wss:') {
+    throw new TypeError(`connect: url must use ws:, wss:, http: or https:, got ${JSON.stringify(scheme.slice(0, 20))}`);
+  }
+  if (parsed.href.includes('#')) throw new TypeError('connect: url must not contain a #fragment');
+  return parsed.href;
+}
+
+function normalizeProtocols(input: unknown): string[] | undefined {
+  if (input === undefined) return undefined;
+  const list = typeof input === 'string' ? [input] : input;
+  if (!Array.isArray(list) || !list.every((p) => typeof p === 'string')) {
+    throw new TypeError('connect: protocols must be a string or an array of strings');
+  }
+  return list.length > 0 ? [...list] : undefined;
+}
+
+/** Converts a `Retry-After` header (seconds or an HTTP date) to ms from `now`. */
+export function parseRetryAfter(header: string | readonly string[] | undefined, now: number): number | undefined {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (typeof value !== 'string' || value.trim() === '') return undefined;
+  const text = value.trim();
+  const ms = /^\d+$/.test(text) ? Number(text) * 1000 : Date.parse(text) - now;
+  if (!Number.isFinite(ms)) return undefined;
+  return Math.min(Math.max(0, ms), MAX_TIMER_DELAY);
+}
+
+function isPromiseLike<T>(value: unknown): value is PromiseLike<T> {
+  return typeof (value as PromiseLike<T> | null)?.then === 'function';
+}
+
+function resolve<T>(value: Resolvable<T> | undefined): T | undefined | PromiseLike<T> {
+  return typeof value === 'function' ? (value as () => T | PromiseLike<T>)() : value;
+}
+
+/** One subscription's socket: open, relay, and tear down. Returns the teardown. */
+function openConnection<In, Out>(c: Normalized<In, Out>, subscriber: Subscriber<In>): () => void {
+  const { scheduler } = c;
+  let state: 'resolving' | 'connecting' | 'open' | 'ended' = 'resolving';
+  let socket: WebSocketLike | undefined;
+  let node: (WebSocketLike & NodeWebSocketExtras) | undefined;
+  let openTimer: Subscription | undefined = scheduler.schedule(
+    () => fail(new OpenTimeoutError(c.openTimeout)),
+    c.openTimeout,
+  );
+  let graceTimer: Subscription | undefined;
+  let pingTimer: Subscription | undefined;
+  let outgoing: Subscription | undefined;
+  let errorEvent: unknown;
+  let lastAlive = 0;
+  let pingSentAt: number | undefined;
+  let confirmingTimeout = false;
+
+  /** Stops every timer and listener of this subscription and hands back the socket, if any. */
+  function release(): WebSocketLike | undefined {
+    state = 'ended';
+    openTimer?.unsubscribe();
+    graceTimer?.unsubscribe();
+    pingTimer?.unsubscribe();
+    outgoing?.unsubscribe();
+    openTimer = graceTimer = pingTimer = outgoing = undefined;
+    const s = socket;
+    socket = undefined;
+    if (s) {
+      s.onopen = s.onmessage = s.onclose = null;
+      // `ws` throws on an 'error' event without a listener; the aborted socket may still emit one.
+      s.onerror = noop;
+      node?.removeListener('unexpected-response', onUnexpectedResponse);
+      node?.removeListener('pong', onPong);
+    }
+    return s;
+  }
+
+  /** Closes without waiting for the close handshake: `ws`'s terminate(), else close(). */
+  function abort(s: WebSocketLike): void {
+    try {
+      if (node?.terminate) node.terminate();
+      else if (s.readyState === CONNECTING) s.close();
+      else if (s.readyState === OPEN) s.close(ABORT_CODE, 'abort');
+    } catch {
+      // A socket that refuses to close is already closing; nothing is left to release.
+    }
+  }
+
+  function end(error: unknown, code: number, reason: string): void {
+    const wasOpen = state === 'open';
+    const s = release();
+    if (s) abort(s); // a no-op when the socket already closed
+    try {
+      c.onClose?.({ code, reason, wasOpen, error });
+    } finally {
+      subscriber.error(error);
+    }
+  }
+
+  function fail(error: unknown): void {
+    if (state !== 'ended') end(error, 1006, '');
+  }
+
+  function send(value: Out): void {
+    try {
+      socket?.send(c.serialize(value));
+    } catch (error) {
+      fail(error);
+    }
+  }
+
+  const onUnexpectedResponse = (_request: unknown, response: { statusCode?: number; headers?: Record<string, string | string[] | undefined> }): void => {
+    fail(new HandshakeRejectedError(response.statusCode ?? 0, parseRetryAfter(response.headers?.['retry-after'], Date.now())));
+  };
+
+  const onPong = (): void => {
+    lastAlive = scheduler.now();
+  };
+
+  function armPing(delay: number): void {
+    pingTimer = scheduler.schedule(checkPing, Math.max(0, delay));
+  }
+
+  /** Sends a ping after `interval` of silence; fails when neither a pong nor a frame follows within `timeout`. */
+  function checkPing(): void {
+    const { interval, timeout } = c.ping!;
+    const now = scheduler.now();
+    if (pingSentAt !== undefined) {
+      if (lastAlive >= pingSentAt) {
+        pingSentAt = undefined;
+        confirmingTimeout = false;
+      } else if (now - pingSentAt >= timeout) {
+        // The timer may have run late because the event loop was busy; frames that arrived
+        // meanwhile are read in the next I/O phase. Look once more before declaring death.
+        if (!confirmingTimeout) {
+          confirmingTimeout = true;
+          return armPing(0);
+        }
+        return fail(new HeartbeatTimeoutError(now - lastAlive, timeout));
+      } else {
+        return armPing(pingSentAt + timeout - now);
+      }
+    }
+    const silent = now - lastAlive;
+    if (silent < interval) return armPing(interval - silent);
+    pingSentAt = now;
+    try {
+      node!.ping!();
+    } catch (error) {
+      return fail(error);
+    }
+    armPing(timeout);
+  }
+
+  function onOpen(this: void): void {
+    if (state !== 'connecting' || !socket) return;
+    openTimer?.unsubscribe();
+    openTimer = undefined;
+    state = 'open';
+    const info: ConnectionOpenInfo = { protocol: socket.protocol ?? '' };
+    try {
+      c.onOpen?.(info);
+      for (const value of c.handshake?.(info) ?? []) {
+        if (state !== 'open') return;
+        send(value);
+      }
+    } catch (error) {
+      return fail(error);
+    }
+    if (state !== 'open') return;
+    if (c.ping && node?.ping) {
+      lastAlive = scheduler.now();
+      node.on('pong', onPong);
+      armPing(c.ping.interval);
+    }
+    outgoing = c.outgoing?.subscribe({ next: send, error: fail });
+  }
+
+  function onMessage(event: MessageEventLike): void {
+    if (c.ping) lastAlive = scheduler.now();
+    const data = event.data as string | ArrayBuffer;
+    let value: In;
+    try {
+      value = c.deserialize(data);
+    } catch (cause) {
+      const error = new DecodeError(data, { cause });
+      if (c.onDecodeError === 'error') return fail(error);
+      try {
+        c.onDecodeError(error);
+      } catch (handlerError) {
+        fail(handlerError);
+      }
+      return;
+    }
+    subscriber.next(value);
+  }
+
+  function onError(event: unknown): void {
+    errorEvent = (event as { error?: unknown } | null)?.error ?? event;
+    // Some implementations fire `error` and never `close`: do not wait forever.
+    graceTimer ??= scheduler.schedule(
+      () => fail(new ConnectionClosedError(1006, '', false, { cause: errorEvent })),
+      c.closeTimeout,
+    );
+  }
+
+  function onClose(event: CloseEventLike): void {
+    if (state === 'ended') return;
+    const code = typeof event.code === 'number' ? event.code : 1006;
+    const reason = typeof event.reason === 'string' ? event.reason : '';
+    const options = errorEvent === undefined ? undefined : { cause: errorEvent };
+    end(new ConnectionClosedError(code, reason, event.wasClean === true, options), code, reason);
+  }
+
+  function create(url: string, protocols: string[] | undefined): void {
+    if (state !== 'resolving') return;
+    const Ctor = c.WebSocketCtor ?? (globalThis as { WebSocket?: WebSocketConstructorLike }).WebSocket;
+    if (!c.socketFactory && typeof Ctor !== 'function') return fail(new TypeError(MISSING_WEBSOCKET));
+    let s: WebSocketLike;
+    try {
+      s = c.socketFactory ? c.socketFactory(url, protocols) : new Ctor!(url, protocols);
+    } catch (error) {
+      return fail(error);
+    }
+    socket = s;
+    state = 'connecting';
+    node = nodeExtras(s);
+    try {
+      s.binaryType = 'arraybuffer';
+    } catch {
+      // A socket without binaryType support delivers binary frames in its own type.
+    }
+    s.onopen = onOpen;
+    s.onmessage = onMessage;
+    s.onerror = onError;
+    s.onclose = onClose;
+    node?.on('unexpected-response', onUnexpectedResponse);
+    if (s.readyState === OPEN) onOpen();
+  }
+
+  // Resolve url and protocols: synchronously when both are plain values, so that the socket
+  // exists by the time subscribe() returns.
+  try {
+    const url = resolve(c.url);
+    const protocols = resolve(c.protocols);
+    if (isPromiseLike(url) || isPromiseLike(protocols)) {
+      Promise.all([url, protocols]).then(
+        ([u, p]) => {
+          if (state !== 'resolving') return;
+          try {
+            create(normalizeUrl(u), normalizeProtocols(p));
+          } catch (error) {
+            fail(error);
+          }
+        },
+        fail,
+      );
+    } else {
+      create(normalizeUrl(url), normalizeProtocols(protocols));
+    }
+  } catch (error) {
+    fail(error);
+  }
+
+  return () => {
+    if (state === 'ended') return;
+    const wasOpen = state === 'open';
+    let request: CloseRequest = {};
+    let invalid: unknown;
+    try {
+      request = typeof c.closeOnUnsubscribe === 'function' ? c.closeOnUnsubscribe() : c.closeOnUnsubscribe;
+      assertValidClose(request.code ?? 1000, request.reason ?? '');
+    } catch (error) {
+      invalid = error;
+    }
+    const s = release();
+    const code = request.code ?? 1000;
+    const reason = request.reason ?? '';
+    if (s && s.readyState === OPEN && invalid === undefined) {
+      s.close(code, reason);
+      if (node?.terminate) {
+        const terminate = node.terminate.bind(node);
+        const timer = scheduler.schedule(terminate, c.closeTimeout);
+        s.onclose = () => timer.unsubscribe();
+      }
+    } else if (s) {
+      abort(s);
+    }
+    c.onClose?.({ code: wasOpen && invalid === undefined ? code : 1006, reason, wasOpen, error: undefined });
+    if (invalid !== undefined) throw invalid;
+  };
+}

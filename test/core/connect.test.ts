@@ -1,0 +1,540 @@
+import { Subject, of } from 'rxjs';
+import { describe, expect, it, vi } from 'vitest';
+import { WebSocket } from 'ws';
+import {
+  ConnectionClosedError,
+  DecodeError,
+  type ConnectionCloseInfo,
+  type WebSocketLike,
+  connect,
+  isConnectionClosedError,
+  isDecodeError,
+  isHandshakeRejectedError,
+  isHeartbeatTimeoutError,
+  isOpenTimeoutError,
+  isRetryableError,
+} from '../../src/index.js';
+import { useDisposer } from '../helpers/dispose.js';
+import { observe } from '../helpers/observe.js';
+import { startDeafServer, startRejectingServer, startServer, startSilentServer } from '../helpers/server.js';
+
+const defer = useDisposer();
+
+async function server(options?: Parameters<typeof startServer>[0]) {
+  const s = await startServer(options);
+  defer(() => s.close());
+  return s;
+}
+
+/** A promise for the next `open`, and the `onOpen` hook that resolves it. */
+function openSignal(): { opened: Promise<void>; onOpen: () => void } {
+  let onOpen = (): void => {};
+  const opened = new Promise<void>((resolve) => {
+    onOpen = resolve;
+  });
+  return { opened, onOpen };
+}
+
+/** Subscribes and unsubscribes after the test. */
+function watch<T>(source: Parameters<typeof observe<T>>[0]) {
+  const o = observe(source);
+  defer(() => o.subscription.unsubscribe());
+  return o;
+}
+
+describe('connect', () => {
+  describe('cold and lazy', () => {
+    it('should create no socket until subscribe, and one socket per subscription', async () => {
+      const s = await server();
+      const created: string[] = [];
+      const messages$ = connect({
+        url: s.url,
+        socketFactory: (url, protocols) => {
+          created.push(url);
+          return new WebSocket(url, protocols);
+        },
+      });
+      expect(created).toEqual([]);
+      watch(messages$);
+      watch(messages$);
+      expect(created).toEqual([`${s.url}/`, `${s.url}/`]);
+      await s.connections.next();
+      await s.connections.next();
+      expect(s.accepted()).toBe(2);
+    });
+
+    it('should emit decoded JSON messages in order', async () => {
+      const s = await server();
+      const o = watch(connect<{ seq: number }>({ url: s.url, WebSocketCtor: WebSocket }));
+      const conn = await s.connections.next();
+      for (let seq = 1; seq <= 5; seq++) conn.sendJson({ seq });
+      const seen = [];
+      for (let i = 0; i < 5; i++) seen.push((await o.values.next()).seq);
+      expect(seen).toEqual([1, 2, 3, 4, 5]);
+    });
+
+    it('should close the socket with 1000 when the subscriber unsubscribes', async () => {
+      const s = await server();
+      const closes: ConnectionCloseInfo[] = [];
+      const o = observe(connect({ url: s.url, WebSocketCtor: WebSocket, onClose: (i) => closes.push(i) }));
+      const conn = await s.connections.next();
+      conn.sendJson('hello');
+      await o.values.next();
+      o.subscription.unsubscribe();
+      expect(await conn.closed).toEqual({ code: 1000, reason: '' });
+      expect(closes).toEqual([{ code: 1000, reason: '', wasOpen: true, error: undefined }]);
+      expect(o.stopped()).toBe(false);
+    });
+
+    it('should send closeOnUnsubscribe, evaluated at teardown, so a replaced socket avoids 1000', async () => {
+      const s = await server();
+      let replacing = false;
+      const { opened, onOpen } = openSignal();
+      const o = observe(
+        connect({
+          url: s.url,
+          WebSocketCtor: WebSocket,
+          onOpen,
+          closeOnUnsubscribe: () => (replacing ? { code: 4000, reason: 'reconnect' } : { code: 1000 }),
+        }),
+      );
+      const conn = await s.connections.next();
+      await opened;
+      replacing = true;
+      o.subscription.unsubscribe();
+      expect(await conn.closed).toEqual({ code: 4000, reason: 'reconnect' });
+    });
+
+    it('should abort the handshake when unsubscribed while connecting', async () => {
+      const silent = await startSilentServer();
+      defer(() => silent.close());
+      const closes: ConnectionCloseInfo[] = [];
+      const o = observe(connect({ url: silent.url, WebSocketCtor: WebSocket, onClose: (i) => closes.push(i) }));
+      const tcp = await silent.connections.next();
+      await tcp.firstData;
+      o.subscription.unsubscribe();
+      await tcp.closed; // would hang (and time out) if the socket were left half-open
+      expect(tcp.received().toString()).toContain('Upgrade: websocket');
+      expect(closes).toEqual([{ code: 1006, reason: '', wasOpen: false, error: undefined }]);
+    });
+
+    it('should terminate the socket when the peer never answers the close frame', async () => {
+      const deaf = await startDeafServer();
+      defer(() => deaf.close());
+      const { opened, onOpen } = openSignal();
+      const o = observe(connect({ url: deaf.url, WebSocketCtor: WebSocket, closeTimeout: 50, onOpen }));
+      const tcp = await deaf.connections.next();
+      await opened;
+      o.subscription.unsubscribe();
+      await tcp.closed; // ws alone would wait 30 s for the close handshake
+      // The close frame (opcode 0x88) was sent first, with code 1000.
+      const bytes = tcp.received();
+      const closeFrameAt = bytes.lastIndexOf(0x88);
+      expect(closeFrameAt).toBeGreaterThan(-1);
+      // Client frames are masked: 0x88, 0x80|2 (length 2), 4-byte mask, then the masked code.
+      const mask = bytes.subarray(closeFrameAt + 2, closeFrameAt + 6);
+      const code = ((bytes[closeFrameAt + 6]! ^ mask[0]!) << 8) | (bytes[closeFrameAt + 7]! ^ mask[1]!);
+      expect(code).toBe(1000);
+    });
+  });
+
+  describe('sending', () => {
+    it('should send handshake values first, in order, then outgoing values', async () => {
+      const s = await server();
+      const outgoing = new Subject<{ n: number }>();
+      const { opened, onOpen: open } = openSignal();
+      const handshake = vi.fn(() => [{ op: 'auth' }, { op: 'resume', seq: 7 }]);
+      const o = watch(
+        connect<unknown, object>({
+          url: s.url,
+          WebSocketCtor: WebSocket,
+          handshake,
+          outgoing: outgoing.pipe(),
+          onOpen: () => {
+            outgoing.next({ n: 0 }); // before outgoing is subscribed: not seen
+            open();
+          },
+        }),
+      );
+      const conn = await s.connections.next();
+      await opened;
+      outgoing.next({ n: 1 });
+      outgoing.next({ n: 2 });
+      const got = [];
+      for (let i = 0; i < 4; i++) got.push(JSON.parse(String(await conn.messages.next())));
+      expect(got).toEqual([{ op: 'auth' }, { op: 'resume', seq: 7 }, { n: 1 }, { n: 2 }]);
+      expect(handshake).toHaveBeenCalledTimes(1);
+      expect(handshake).toHaveBeenCalledWith({ protocol: '' });
+      expect(o.stopped()).toBe(false);
+    });
+
+    it('should use serialize and deserialize', async () => {
+      const s = await server();
+      const o = watch(
+        connect<string, string>({
+          url: s.url,
+          WebSocketCtor: WebSocket,
+          serialize: (v) => `out:${v}`,
+          deserialize: (d) => `in:${String(d)}`,
+          outgoing: of('x'),
+        }),
+      );
+      const conn = await s.connections.next();
+      expect(await conn.messages.next()).toBe('out:x');
+      conn.socket.send('y');
+      expect(await o.values.next()).toBe('in:y');
+    });
+
+    it('should end the connection with the error when a value cannot be serialized', async () => {
+      const s = await server();
+      const o = observe(connect({ url: s.url, WebSocketCtor: WebSocket, outgoing: of<unknown>(10n) }));
+      const conn = await s.connections.next();
+      const error = await o.error;
+      expect(error).toBeInstanceOf(TypeError);
+      expect(isRetryableError(error)).toBe(false);
+      expect((await conn.closed).code).toBe(1006); // terminated, no close handshake
+    });
+
+    it('should end the connection with the error of outgoing', async () => {
+      const s = await server();
+      const boom = new Error('outgoing failed');
+      const outgoing = new Subject<string>();
+      const o = observe(connect({ url: s.url, WebSocketCtor: WebSocket, outgoing }));
+      await s.connections.next();
+      await vi.waitFor(() => expect(outgoing.observed).toBe(true));
+      outgoing.error(boom);
+      expect(await o.error).toBe(boom);
+    });
+  });
+
+  describe('closing', () => {
+    it.each([
+      [1000, ''],
+      [1001, 'going away'],
+      [4001, 'custom'],
+    ])('should turn a server close %i into a ConnectionClosedError', async (code, reason) => {
+      const s = await server();
+      const closes: ConnectionCloseInfo[] = [];
+      const o = observe(connect({ url: s.url, WebSocketCtor: WebSocket, onClose: (i) => closes.push(i) }));
+      const conn = await s.connections.next();
+      conn.socket.close(code, reason);
+      const error = await o.error;
+      expect(isConnectionClosedError(error)).toBe(true);
+      expect(error).toBeInstanceOf(ConnectionClosedError);
+      expect(error).toMatchObject({ name: 'ConnectionClosedError', code, reason, wasClean: true });
+      expect(closes).toEqual([{ code, reason, wasOpen: true, error }]);
+    });
+
+    it('should report a TCP reset as 1006, not clean', async () => {
+      const s = await server();
+      const o = observe(connect({ url: s.url, WebSocketCtor: WebSocket }));
+      const conn = await s.connections.next();
+      conn.sendJson(1);
+      await o.values.next();
+      (conn.socket as unknown as { _socket: import('node:net').Socket })._socket.resetAndDestroy();
+      const error = await o.error;
+      expect(error).toMatchObject({ name: 'ConnectionClosedError', code: 1006, wasClean: false });
+      expect(isRetryableError(error)).toBe(true);
+    });
+
+    it('should report a refused connection as a retryable 1006 with the cause', async () => {
+      const s = await server();
+      const url = s.url;
+      await s.close();
+      const error = await observe(connect({ url, WebSocketCtor: WebSocket })).error;
+      expect(error).toMatchObject({ code: 1006, wasClean: false });
+      expect((error as ConnectionClosedError).cause).toMatchObject({ code: 'ECONNREFUSED' });
+      expect(isRetryableError(error)).toBe(true);
+    });
+
+    it('should report a DNS failure (injected lookup) as retryable', async () => {
+      const lookup = (_host: string, _opts: unknown, cb: (e: Error) => void) =>
+        cb(Object.assign(new Error('getaddrinfo ENOTFOUND nowhere.invalid'), { code: 'ENOTFOUND' }));
+      const error = await observe(
+        connect({
+          url: 'ws://nowhere.invalid/',
+          socketFactory: (url, protocols) => new WebSocket(url, protocols, { lookup: lookup as never }),
+        }),
+      ).error;
+      expect((error as ConnectionClosedError).cause).toMatchObject({ code: 'ENOTFOUND' });
+      expect(isRetryableError(error)).toBe(true);
+    });
+
+    it('should end the attempt when the socket fires error and never close', async () => {
+      class ErrorOnlySocket implements WebSocketLike {
+        static created: ErrorOnlySocket[] = [];
+        readyState = 0;
+        protocol = '';
+        binaryType = 'blob';
+        onopen: WebSocketLike['onopen'] = null;
+        onmessage: WebSocketLike['onmessage'] = null;
+        onerror: WebSocketLike['onerror'] = null;
+        onclose: WebSocketLike['onclose'] = null;
+        closeCalls = 0;
+        constructor() {
+          ErrorOnlySocket.created.push(this);
+          queueMicrotask(() => this.onerror?.({ type: 'error' }));
+        }
+        send(): void {}
+        close(): void {
+          this.closeCalls++;
+        }
+      }
+      const closes: ConnectionCloseInfo[] = [];
+      const error = await observe(
+        connect({ url: 'ws://127.0.0.1:9/', WebSocketCtor: ErrorOnlySocket, closeTimeout: 20, onClose: (i) => closes.push(i) }),
+      ).error;
+      expect(error).toMatchObject({ name: 'ConnectionClosedError', code: 1006, cause: { type: 'error' } });
+      const [socket] = ErrorOnlySocket.created;
+      expect(socket?.closeCalls).toBe(1); // aborted, not left connecting
+      expect(socket?.onerror).not.toBeNull(); // a no-op stays, so a late 'error' cannot crash ws
+      expect(socket?.onclose).toBeNull();
+      expect(closes).toHaveLength(1);
+    });
+  });
+
+  describe('handshake rejection and timeouts', () => {
+    it('should abort with OpenTimeoutError when the upgrade is never answered', async () => {
+      const silent = await startSilentServer();
+      defer(() => silent.close());
+      const o = observe(connect({ url: silent.url, WebSocketCtor: WebSocket, openTimeout: 50 }));
+      const tcp = await silent.connections.next();
+      const error = await o.error;
+      expect(isOpenTimeoutError(error)).toBe(true);
+      expect(error).toMatchObject({ name: 'OpenTimeoutError', timeout: 50 });
+      expect(isRetryableError(error)).toBe(true);
+      await tcp.closed; // no half-open socket left behind
+    });
+
+    it('should count the open timeout from subscription, covering a hung async url', async () => {
+      const o = observe(connect({ url: () => new Promise<string>(() => {}), WebSocketCtor: WebSocket, openTimeout: 20 }));
+      expect(isOpenTimeoutError(await o.error)).toBe(true);
+    });
+
+    it('should turn HTTP 401 into a terminal HandshakeRejectedError', async () => {
+      const rejecting = await startRejectingServer(401);
+      defer(() => rejecting.close());
+      const error = await observe(connect({ url: rejecting.url, WebSocketCtor: WebSocket })).error;
+      expect(isHandshakeRejectedError(error)).toBe(true);
+      expect(error).toMatchObject({ name: 'HandshakeRejectedError', status: 401, retryAfter: undefined });
+      expect(isRetryableError(error)).toBe(false);
+    });
+
+    it('should turn HTTP 503 + Retry-After (seconds) into a retryable error carrying the hint', async () => {
+      const rejecting = await startRejectingServer(503, { 'Retry-After': '7' });
+      defer(() => rejecting.close());
+      const error = await observe(connect({ url: rejecting.url, WebSocketCtor: WebSocket })).error;
+      expect(error).toMatchObject({ status: 503, retryAfter: 7000 });
+      expect(isRetryableError(error)).toBe(true);
+    });
+
+    it('should read a Retry-After HTTP date as ms from now', async () => {
+      const date = new Date(Date.now() + 60_000).toUTCString();
+      const rejecting = await startRejectingServer(429, { 'Retry-After': date });
+      defer(() => rejecting.close());
+      const error = (await observe(connect({ url: rejecting.url, WebSocketCtor: WebSocket })).error) as {
+        status: number;
+        retryAfter: number;
+      };
+      expect(error.status).toBe(429);
+      expect(error.retryAfter).toBeGreaterThan(55_000);
+      expect(error.retryAfter).toBeLessThanOrEqual(60_000);
+    });
+
+    it('should end with HeartbeatTimeoutError when pongs stop (frozen peer)', async () => {
+      const s = await server({ autoPong: false });
+      const pings: number[] = [];
+      s.wss.on('connection', (socket) => socket.on('ping', () => pings.push(Date.now())));
+      const o = observe(connect({ url: s.url, WebSocketCtor: WebSocket, ping: { interval: 20, timeout: 30 } }));
+      const conn = await s.connections.next();
+      const error = await o.error;
+      expect(isHeartbeatTimeoutError(error)).toBe(true);
+      expect((error as { silentFor: number }).silentFor).toBeGreaterThanOrEqual(50);
+      expect(pings.length).toBeGreaterThanOrEqual(1);
+      expect((await conn.closed).code).toBe(1006); // terminated, no close handshake
+    });
+
+    it('should stay connected while pongs arrive', async () => {
+      const s = await server();
+      let pings = 0;
+      const fifthPing = new Promise<void>((resolve) =>
+        s.wss.on('connection', (socket) => socket.on('ping', () => ++pings === 5 && resolve())),
+      );
+      const o = watch(connect({ url: s.url, WebSocketCtor: WebSocket, ping: { interval: 10, timeout: 15 } }));
+      await fifthPing;
+      expect(o.stopped()).toBe(false);
+    });
+
+    it('should count any frame as liveness and not ping a chatty peer', async () => {
+      const s = await server({ autoPong: false });
+      let pings = 0;
+      s.wss.on('connection', (socket) => socket.on('ping', () => pings++));
+      const o = watch(connect({ url: s.url, WebSocketCtor: WebSocket, ping: { interval: 40, timeout: 40 } }));
+      const conn = await s.connections.next();
+      for (let i = 0; i < 10; i++) {
+        conn.sendJson(i);
+        await o.values.next(); // one message per round trip: far below the 40 ms interval
+      }
+      expect(pings).toBe(0);
+      expect(o.stopped()).toBe(false);
+    });
+  });
+
+  describe('frames', () => {
+    it('should report a malformed frame and keep the stream alive by default', async () => {
+      const s = await server();
+      const reported: DecodeError[] = [];
+      const o = watch(connect({ url: s.url, WebSocketCtor: WebSocket, onDecodeError: (e) => reported.push(e) }));
+      const conn = await s.connections.next();
+      conn.socket.send('{"seq":1,');
+      conn.sendJson({ seq: 2 });
+      expect(await o.values.next()).toEqual({ seq: 2 });
+      expect(reported).toHaveLength(1);
+      expect(isDecodeError(reported[0])).toBe(true);
+      expect(reported[0]?.data).toBe('{"seq":1,');
+      expect(reported[0]?.cause).toBeInstanceOf(SyntaxError);
+    });
+
+    it('should log a malformed frame with console.error when no handler is given', async () => {
+      const s = await server();
+      const spy = vi.spyOn(console, 'error').mockImplementation(() => {});
+      defer(() => spy.mockRestore());
+      const o = watch(connect({ url: s.url, WebSocketCtor: WebSocket }));
+      const conn = await s.connections.next();
+      conn.socket.send('not json');
+      conn.sendJson('after');
+      expect(await o.values.next()).toBe('after');
+      expect(spy).toHaveBeenCalledTimes(1);
+      expect(isDecodeError(spy.mock.calls[0]?.[0])).toBe(true);
+    });
+
+    it("should end the stream with DecodeError when onDecodeError is 'error'", async () => {
+      const s = await server();
+      const o = observe(connect({ url: s.url, WebSocketCtor: WebSocket, onDecodeError: 'error' }));
+      const conn = await s.connections.next();
+      conn.socket.send('nope');
+      const error = await o.error;
+      expect(error).toMatchObject({ name: 'DecodeError', data: 'nope' });
+      expect(isRetryableError(error)).toBe(false);
+    });
+
+    it('should deliver binary frames as an ArrayBuffer', async () => {
+      const s = await server();
+      const o = watch(connect({ url: s.url, WebSocketCtor: WebSocket }));
+      const conn = await s.connections.next();
+      conn.socket.send(Buffer.from([1, 2, 3]), { binary: true });
+      const value = await o.values.next();
+      expect(value).toBeInstanceOf(ArrayBuffer);
+      expect([...new Uint8Array(value as ArrayBuffer)]).toEqual([1, 2, 3]);
+    });
+
+    it('should fail the connection (1006, like browsers) when a text frame is not valid UTF-8', async () => {
+      const s = await server();
+      const o = observe(connect({ url: s.url, WebSocketCtor: WebSocket }));
+      const conn = await s.connections.next();
+      // A raw text frame with an invalid UTF-8 byte (0xff), written past ws's own encoder.
+      (conn.socket as unknown as { _socket: import('node:net').Socket })._socket.write(Buffer.from([0x81, 0x01, 0xff]));
+      const error = await o.error;
+      expect(error).toMatchObject({ name: 'ConnectionClosedError', code: 1006, cause: { code: 'WS_ERR_INVALID_UTF8' } });
+    });
+  });
+
+  describe('url and protocols', () => {
+    it('should call a url function once per subscription', async () => {
+      const s = await server();
+      let n = 0;
+      const messages$ = connect({ url: () => `${s.url}/?token=t${++n}`, WebSocketCtor: WebSocket });
+      watch(messages$);
+      expect((await s.connections.next()).request.url).toBe('/?token=t1');
+      watch(messages$);
+      expect((await s.connections.next()).request.url).toBe('/?token=t2');
+      expect(n).toBe(2);
+    });
+
+    it('should accept async url and protocols', async () => {
+      const s = await server({ handleProtocols: (set) => (set.has('v2') ? 'v2' : false) });
+      const opened: string[] = [];
+      watch(
+        connect({
+          url: async () => `${s.url}/async`,
+          protocols: async () => ['v1', 'v2'],
+          WebSocketCtor: WebSocket,
+          onOpen: (i) => opened.push(i.protocol),
+        }),
+      );
+      const conn = await s.connections.next();
+      expect(conn.request.url).toBe('/async');
+      conn.sendJson('x');
+      await vi.waitFor(() => expect(opened).toEqual(['v2']));
+    });
+
+    it('should emit a terminal TypeError without the secret when a url function returns an invalid URL', async () => {
+      const error = await observe(connect({ url: () => 'ftp://user:s3cret@host/?token=s3cret', WebSocketCtor: WebSocket }))
+        .error;
+      expect(error).toBeInstanceOf(TypeError);
+      expect(String((error as Error).message)).not.toContain('s3cret');
+      expect(isRetryableError(error)).toBe(false);
+    });
+
+    it('should emit the rejection of an async url', async () => {
+      const boom = new Error('token endpoint down');
+      expect(await observe(connect({ url: () => Promise.reject(boom), WebSocketCtor: WebSocket })).error).toBe(boom);
+    });
+
+    it('should explain how to pass ws when there is no global WebSocket', async () => {
+      expect((globalThis as { WebSocket?: unknown }).WebSocket).toBeUndefined(); // Node 20
+      const error = await observe(connect('ws://127.0.0.1:9/')).error;
+      expect(error).toBeInstanceOf(TypeError);
+      expect((error as Error).message).toContain("WebSocketCtor: WebSocket");
+    });
+  });
+
+  describe('invalid options', () => {
+    const base = { url: 'ws://127.0.0.1:9/', WebSocketCtor: WebSocket };
+    it.each([
+      ['not a url', { url: 'not a url' }, TypeError, 'url'],
+      ['ftp scheme', { url: 'ftp://host/' }, TypeError, 'url must use ws:'],
+      ['fragment', { url: 'ws://host/path#frag' }, TypeError, 'fragment'],
+      ['empty fragment', { url: 'ws://host/path#' }, TypeError, 'fragment'],
+      ['url number', { url: 42 }, TypeError, 'url'],
+      ['openTimeout negative', { openTimeout: -1 }, RangeError, 'openTimeout'],
+      ['openTimeout NaN', { openTimeout: Number.NaN }, RangeError, 'openTimeout'],
+      ['openTimeout Infinity', { openTimeout: Number.POSITIVE_INFINITY }, RangeError, 'openTimeout'],
+      ['openTimeout > 2^31-1', { openTimeout: 2 ** 31 }, RangeError, 'openTimeout'],
+      ['openTimeout string', { openTimeout: '100' }, TypeError, 'openTimeout'],
+      ['closeTimeout 0', { closeTimeout: 0 }, RangeError, 'closeTimeout'],
+      ['ping.interval NaN', { ping: { interval: Number.NaN, timeout: 10 } }, RangeError, 'ping.interval'],
+      ['ping.timeout Infinity', { ping: { interval: 10, timeout: Number.POSITIVE_INFINITY } }, RangeError, 'ping.timeout'],
+      ['ping null', { ping: null }, TypeError, 'ping'],
+      ['protocols', { protocols: [1] }, TypeError, 'protocols'],
+      ['WebSocketCtor', { WebSocketCtor: 'ws' }, TypeError, 'WebSocketCtor'],
+      ['deserialize', { deserialize: 1 }, TypeError, 'deserialize'],
+      ['onDecodeError', { onDecodeError: 'skip' }, TypeError, 'onDecodeError'],
+      ['outgoing', { outgoing: [1] }, TypeError, 'outgoing'],
+      ['closeOnUnsubscribe 1001', { closeOnUnsubscribe: { code: 1001 } }, RangeError, 'close code'],
+      ['closeOnUnsubscribe reason', { closeOnUnsubscribe: { code: 4000, reason: 'x'.repeat(124) } }, RangeError, 'reason'],
+    ])('should throw at creation for %s', (_name, patch, ErrorType, mention) => {
+      expect(() => connect({ ...base, ...(patch as object) } as never)).toThrow(ErrorType);
+      expect(() => connect({ ...base, ...(patch as object) } as never)).toThrow(mention);
+    });
+
+    it('should not echo a token from an invalid static url', () => {
+      expect(() => connect({ url: 'gopher://x/?token=s3cret' })).toThrow(/^(?!.*s3cret)/);
+    });
+
+    it('should accept http(s) URLs as ws(s)', async () => {
+      const s = await server();
+      watch(connect({ url: s.url.replace('ws:', 'http:'), WebSocketCtor: WebSocket }));
+      expect((await s.connections.next()).request.url).toBe('/');
+    });
+
+    it('should abort the socket and throw when closeOnUnsubscribe returns an invalid close', async () => {
+      const s = await server();
+      const o = observe(connect({ url: s.url, WebSocketCtor: WebSocket, closeOnUnsubscribe: () => ({ code: 1001 }) }));
+      const conn = await s.connections.next();
+      await vi.waitFor(() => expect(conn.socket.readyState).toBe(WebSocket.OPEN));
+      expect(() => o.subscription.unsubscribe()).toThrow(/close code/);
+      expect((await conn.closed).code).toBe(1006);
+    });
+  });
+});

@@ -1,4 +1,4 @@
-import { Observable, type SchedulerLike, type Subscriber, type Subscription, asyncScheduler } from 'rxjs';
+import { Observable, type SchedulerLike, type Subscriber, Subscription, asyncScheduler, config as rxjsConfig } from 'rxjs';
 import { assertValidClose } from './closeCodes.js';
 import {
   ConnectionClosedError,
@@ -158,6 +158,41 @@ const MISSING_WEBSOCKET =
   "import { WebSocket } from 'ws'; connect({ url, WebSocketCtor: WebSocket })";
 
 const noop = (): void => {};
+
+/**
+ * Reports an error thrown by a user hook where nobody can catch it, without letting it
+ * escape into the socket's event dispatch: rxjs's `config.onUnhandledError` when set,
+ * `console.error` otherwise.
+ */
+function reportHookError(error: unknown): void {
+  if (rxjsConfig.onUnhandledError) rxjsConfig.onUnhandledError(error);
+  else console.error(error);
+}
+
+/**
+ * `ws` fails the connection itself when a frame breaks the protocol, then reports close code
+ * 1006 although it sent the peer a precise one. Recover that code from the error so that the
+ * classifier sees it: an oversize message (1009) or invalid UTF-8 (1007) would otherwise be
+ * retried and replayed forever.
+ */
+const WS_ERROR_CLOSE_CODES: Readonly<Record<string, number>> = {
+  WS_ERR_INVALID_UTF8: 1007,
+  WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: 1009,
+  WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH: 1009,
+  WS_ERR_EXPECTED_FIN: 1002,
+  WS_ERR_EXPECTED_MASK: 1002,
+  WS_ERR_INVALID_CLOSE_CODE: 1002,
+  WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH: 1002,
+  WS_ERR_INVALID_OPCODE: 1002,
+  WS_ERR_UNEXPECTED_MASK: 1002,
+  WS_ERR_UNEXPECTED_RSV_1: 1002,
+  WS_ERR_UNEXPECTED_RSV_2_3: 1002,
+};
+
+function protocolErrorCode(error: unknown): number | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? WS_ERROR_CLOSE_CODES[code] : undefined;
+}
 const defaultDecodeErrorHandler = (error: DecodeError): void => console.error(error);
 const defaultDeserialize = (data: string | ArrayBuffer): unknown => (typeof data === 'string' ? JSON.parse(data) : data);
 const defaultSerialize = (value: unknown): WebSocketData => {
@@ -258,6 +293,9 @@ function normalize<In, Out>(config: ConnectConfig<In, Out>): Normalized<In, Out>
     assertDuration('connect: ping.timeout', ping.timeout, 1);
   }
   if (typeof closeOnUnsubscribe !== 'function') {
+    if (typeof closeOnUnsubscribe !== 'object' || closeOnUnsubscribe === null) {
+      throw new TypeError('connect: closeOnUnsubscribe must be { code, reason } or a function returning it');
+    }
     assertValidClose(closeOnUnsubscribe.code ?? 1000, closeOnUnsubscribe.reason ?? '');
   }
   return {
@@ -362,6 +400,7 @@ function openConnection<In, Out>(c: Normalized<In, Out>, subscriber: Subscriber<
       s.onerror = noop;
       node?.removeListener('unexpected-response', onUnexpectedResponse);
       node?.removeListener('pong', onPong);
+      node?.removeListener('ping', onPong);
     }
     return s;
   }
@@ -381,10 +420,11 @@ function openConnection<In, Out>(c: Normalized<In, Out>, subscriber: Subscriber<
     const wasOpen = state === 'open';
     const s = release();
     if (s) abort(s); // a no-op when the socket already closed
+    subscriber.error(error);
     try {
       c.onClose?.({ code, reason, wasOpen, error });
-    } finally {
-      subscriber.error(error);
+    } catch (hookError) {
+      reportHookError(hookError);
     }
   }
 
@@ -393,6 +433,7 @@ function openConnection<In, Out>(c: Normalized<In, Out>, subscriber: Subscriber<
   }
 
   function send(value: Out): void {
+    if (state !== 'open') return;
     try {
       socket?.send(c.serialize(value));
     } catch (error) {
@@ -415,6 +456,13 @@ function openConnection<In, Out>(c: Normalized<In, Out>, subscriber: Subscriber<
   /** Sends a ping after `interval` of silence; fails when neither a pong nor a frame follows within `timeout`. */
   function checkPing(): void {
     const { interval, timeout } = c.ping!;
+    if (socket && socket.readyState !== OPEN) {
+      // The peer sent a close frame and `ws` now waits (up to 30 s) for TCP to end. Pinging a
+      // closing socket would turn the peer's close code into a heartbeat timeout: end it after
+      // closeTimeout instead, and let the close event report the peer's code.
+      pingTimer = scheduler.schedule(() => node?.terminate?.(), c.closeTimeout);
+      return;
+    }
     const now = scheduler.now();
     if (pingSentAt !== undefined) {
       if (lastAlive >= pingSentAt) {
@@ -451,6 +499,7 @@ function openConnection<In, Out>(c: Normalized<In, Out>, subscriber: Subscriber<
     const info: ConnectionOpenInfo = { protocol: socket.protocol ?? '' };
     try {
       c.onOpen?.(info);
+      if (state !== 'open') return;
       for (const value of c.handshake?.(info) ?? []) {
         if (state !== 'open') return;
         send(value);
@@ -462,9 +511,15 @@ function openConnection<In, Out>(c: Normalized<In, Out>, subscriber: Subscriber<
     if (c.ping && node?.ping) {
       lastAlive = scheduler.now();
       node.on('pong', onPong);
+      node.on('ping', onPong);
       armPing(c.ping.interval);
     }
-    outgoing = c.outgoing?.subscribe({ next: send, error: fail });
+    if (c.outgoing) {
+      // Hold the subscription before subscribing: the source may end the connection (a value
+      // that fails to serialize, a re-entrant unsubscribe) before subscribe() returns.
+      outgoing = new Subscription();
+      outgoing.add(c.outgoing.subscribe({ next: send, error: fail }));
+    }
   }
 
   function onMessage(event: MessageEventLike): void {
@@ -497,7 +552,8 @@ function openConnection<In, Out>(c: Normalized<In, Out>, subscriber: Subscriber<
 
   function onClose(event: CloseEventLike): void {
     if (state === 'ended') return;
-    const code = typeof event.code === 'number' ? event.code : 1006;
+    const reported = typeof event.code === 'number' ? event.code : 1006;
+    const code = (reported === 1006 && protocolErrorCode(errorEvent)) || reported;
     const reason = typeof event.reason === 'string' ? event.reason : '';
     const options = errorEvent === undefined ? undefined : { cause: errorEvent };
     end(new ConnectionClosedError(code, reason, event.wasClean === true, options), code, reason);
@@ -568,7 +624,11 @@ function openConnection<In, Out>(c: Normalized<In, Out>, subscriber: Subscriber<
     const code = request.code ?? 1000;
     const reason = request.reason ?? '';
     if (s && s.readyState === OPEN && invalid === undefined) {
-      s.close(code, reason);
+      try {
+        s.close(code, reason);
+      } catch {
+        abort(s);
+      }
       if (node?.terminate) {
         const terminate = node.terminate.bind(node);
         const timer = scheduler.schedule(terminate, c.closeTimeout);
@@ -577,7 +637,11 @@ function openConnection<In, Out>(c: Normalized<In, Out>, subscriber: Subscriber<
     } else if (s) {
       abort(s);
     }
-    c.onClose?.({ code: wasOpen && invalid === undefined ? code : 1006, reason, wasOpen, error: undefined });
+    try {
+      c.onClose?.({ code: wasOpen && invalid === undefined ? code : 1006, reason, wasOpen, error: undefined });
+    } catch (hookError) {
+      reportHookError(hookError);
+    }
     if (invalid !== undefined) throw invalid;
   };
 }

@@ -1,4 +1,4 @@
-import { Subject, of } from 'rxjs';
+import { Observable, Subject, config as rxjsConfig, of } from 'rxjs';
 import { describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
 import {
@@ -207,6 +207,42 @@ describe('connect', () => {
     });
   });
 
+  describe('sending: teardown', () => {
+    it('should unsubscribe outgoing even when it ends the connection while being subscribed', async () => {
+      const s = await server();
+      let torndown = false;
+      const outgoing = new Observable<unknown>((subscriber) => {
+        subscriber.next(10n); // cannot be serialized: ends the connection inside subscribe()
+        return () => {
+          torndown = true;
+        };
+      });
+      const o = observe(connect({ url: s.url, WebSocketCtor: WebSocket, outgoing }));
+      await s.connections.next();
+      expect(await o.error).toBeInstanceOf(TypeError);
+      expect(torndown).toBe(true);
+    });
+
+    it('should not call handshake when the subscriber unsubscribes inside onOpen', async () => {
+      const s = await server();
+      const handshake = vi.fn(() => [{ op: 'auth' }]);
+      const closes: ConnectionCloseInfo[] = [];
+      const o = observe(
+        connect({
+          url: s.url,
+          WebSocketCtor: WebSocket,
+          handshake,
+          onOpen: () => o.subscription.unsubscribe(),
+          onClose: (i) => closes.push(i),
+        }),
+      );
+      const conn = await s.connections.next();
+      expect(await conn.closed).toEqual({ code: 1000, reason: '' });
+      expect(handshake).not.toHaveBeenCalled();
+      expect(closes).toEqual([{ code: 1000, reason: '', wasOpen: true, error: undefined }]);
+    });
+  });
+
   describe('closing', () => {
     it.each([
       [1000, ''],
@@ -223,6 +259,58 @@ describe('connect', () => {
       expect(error).toBeInstanceOf(ConnectionClosedError);
       expect(error).toMatchObject({ name: 'ConnectionClosedError', code, reason, wasClean: true });
       expect(closes).toEqual([{ code, reason, wasOpen: true, error }]);
+    });
+
+    it('should deliver the error and report, not throw, an exception from onClose', async () => {
+      const s = await server();
+      const reported: unknown[] = [];
+      const previous = rxjsConfig.onUnhandledError;
+      rxjsConfig.onUnhandledError = (e) => reported.push(e);
+      defer(() => {
+        rxjsConfig.onUnhandledError = previous;
+      });
+      const hookBug = new Error('hook bug');
+      const o = observe(
+        connect({
+          url: s.url,
+          WebSocketCtor: WebSocket,
+          onClose: () => {
+            throw hookBug;
+          },
+        }),
+      );
+      const conn = await s.connections.next();
+      conn.socket.close(4001);
+      expect(await o.error).toMatchObject({ code: 4001 });
+      expect(reported).toEqual([hookBug]);
+    });
+
+    it('should report the peer close code when the peer never ends TCP after its close frame', async () => {
+      const deaf = await startDeafServer();
+      defer(() => deaf.close());
+      const { opened, onOpen } = openSignal();
+      const o = observe(
+        connect({ url: deaf.url, WebSocketCtor: WebSocket, onOpen, closeTimeout: 30, ping: { interval: 20, timeout: 20 } }),
+      );
+      const tcp = await deaf.connections.next();
+      await opened;
+      // An unmasked close frame with code 4001, then silence: TCP stays open.
+      tcp.socket.write(Buffer.from([0x88, 0x02, 0x0f, 0xa1]));
+      const error = await o.error;
+      expect(error).toMatchObject({ name: 'ConnectionClosedError', code: 4001 }); // not a HeartbeatTimeoutError
+      await tcp.closed;
+    });
+
+    it('should report an inbound message over maxPayload as a terminal 1009', async () => {
+      const s = await server();
+      const o = observe(
+        connect({ url: s.url, socketFactory: (url, protocols) => new WebSocket(url, protocols, { maxPayload: 64 }) }),
+      );
+      const conn = await s.connections.next();
+      conn.sendJson('x'.repeat(100));
+      const error = await o.error;
+      expect(error).toMatchObject({ name: 'ConnectionClosedError', code: 1009 });
+      expect(isRetryableError(error)).toBe(false); // no replay loop on the same poison message
     });
 
     it('should report a TCP reset as 1006, not clean', async () => {
@@ -380,6 +468,31 @@ describe('connect', () => {
     });
   });
 
+  describe('liveness', () => {
+    it("should count the server's pings as liveness", async () => {
+      const s = await server();
+      let clientPings = 0;
+      // The server pings every 5 ms, 20 times: at least 100 ms, over three client intervals.
+      const serverDone = new Promise<void>((resolve) =>
+        s.wss.on('connection', (socket) => {
+          socket.on('ping', () => clientPings++);
+          let sent = 0;
+          const timer = setInterval(() => {
+            socket.ping();
+            if (++sent === 20) {
+              clearInterval(timer);
+              resolve();
+            }
+          }, 5);
+        }),
+      );
+      const o = watch(connect({ url: s.url, WebSocketCtor: WebSocket, ping: { interval: 30, timeout: 30 } }));
+      await serverDone;
+      expect(clientPings).toBe(0);
+      expect(o.stopped()).toBe(false);
+    });
+  });
+
   describe('frames', () => {
     it('should report a malformed frame and keep the stream alive by default', async () => {
       const s = await server();
@@ -428,14 +541,16 @@ describe('connect', () => {
       expect([...new Uint8Array(value as ArrayBuffer)]).toEqual([1, 2, 3]);
     });
 
-    it('should fail the connection (1006, like browsers) when a text frame is not valid UTF-8', async () => {
+    it('should fail the connection with a terminal 1007 when a text frame is not valid UTF-8', async () => {
       const s = await server();
       const o = observe(connect({ url: s.url, WebSocketCtor: WebSocket }));
       const conn = await s.connections.next();
       // A raw text frame with an invalid UTF-8 byte (0xff), written past ws's own encoder.
       (conn.socket as unknown as { _socket: import('node:net').Socket })._socket.write(Buffer.from([0x81, 0x01, 0xff]));
       const error = await o.error;
-      expect(error).toMatchObject({ name: 'ConnectionClosedError', code: 1006, cause: { code: 'WS_ERR_INVALID_UTF8' } });
+      // ws reports 1006 for a failure it detected itself; rxtether recovers the 1007 it sent.
+      expect(error).toMatchObject({ name: 'ConnectionClosedError', code: 1007, cause: { code: 'WS_ERR_INVALID_UTF8' } });
+      expect(isRetryableError(error)).toBe(false);
     });
   });
 
@@ -511,6 +626,7 @@ describe('connect', () => {
       ['deserialize', { deserialize: 1 }, TypeError, 'deserialize'],
       ['onDecodeError', { onDecodeError: 'skip' }, TypeError, 'onDecodeError'],
       ['outgoing', { outgoing: [1] }, TypeError, 'outgoing'],
+      ['closeOnUnsubscribe null', { closeOnUnsubscribe: null }, TypeError, 'closeOnUnsubscribe'],
       ['closeOnUnsubscribe 1001', { closeOnUnsubscribe: { code: 1001 } }, RangeError, 'close code'],
       ['closeOnUnsubscribe reason', { closeOnUnsubscribe: { code: 4000, reason: 'x'.repeat(124) } }, RangeError, 'reason'],
     ])('should throw at creation for %s', (_name, patch, ErrorType, mention) => {

@@ -16,3 +16,24 @@ export {
   retryAfterOf,
 } from '../src/errors.js';
 export type { RxTetherErrorName, RxTetherErrorOptions } from '../src/errors.js';
+export {
+  MAX_TIMER_DELAY,
+  backoffStrategies,
+  decorrelatedJitterDelay,
+  equalJitterDelay,
+  exponentialDelay,
+  fullJitterDelay,
+} from './backoff.js';
+export type { BackoffOptions, BackoffStrategy, JitterMode } from './backoff.js';
+export { retryAttemptsOf, retryWithJitteredBackoff } from './retryWithJitteredBackoff.js';
+export type {
+  RetryAttemptInfo,
+  RetryGiveUpInfo,
+  RetryGiveUpReason,
+  RetryWithJitteredBackoffConfig,
+  ShouldRetryInfo,
+} from './retryWithJitteredBackoff.js';
+export { heartbeatTimeout } from './heartbeatTimeout.js';
+export type { HeartbeatTimeoutConfig } from './heartbeatTimeout.js';
+export { compareCursors, createResumeCursor, isNextInSequence, resumeFrom } from './resumeFrom.js';
+export type { CursorValue, ResumeCursor, ResumeCursorConfig, ResumeFromConfig } from './resumeFrom.js';

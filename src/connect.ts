@@ -7,7 +7,7 @@ import {
   HeartbeatTimeoutError,
   OpenTimeoutError,
 } from './errors.js';
-import { MAX_TIMER_DELAY, assertDuration, assertFunction } from './validate.js';
+import { MAX_TIMER_DELAY, checkFunction, checkMs } from './validate.js';
 import {
   CONNECTING,
   type CloseEventLike,
@@ -277,20 +277,20 @@ function normalize<In, Out>(config: ConnectConfig<In, Out>): Normalized<In, Out>
   if (typeof url !== 'function') normalizeUrl(url);
   if (protocols !== undefined && typeof protocols !== 'function') normalizeProtocols(protocols);
   for (const name of ['WebSocketCtor', 'socketFactory', 'deserialize', 'serialize', 'handshake', 'onOpen', 'onClose'] as const) {
-    if (config[name] !== undefined) assertFunction(`connect: ${name}`, config[name]);
+    checkFunction('connect', name, config[name]);
   }
   if (config.onDecodeError !== undefined && config.onDecodeError !== 'error') {
-    assertFunction("connect: onDecodeError (or 'error')", config.onDecodeError);
+    checkFunction('connect', "onDecodeError (or 'error')", config.onDecodeError);
   }
   if (config.outgoing !== undefined && typeof config.outgoing?.subscribe !== 'function') {
     throw new TypeError('connect: outgoing must be an Observable');
   }
-  assertDuration('connect: openTimeout', openTimeout, 1);
-  assertDuration('connect: closeTimeout', closeTimeout, 1);
+  checkMs('connect', 'openTimeout', openTimeout, 1);
+  checkMs('connect', 'closeTimeout', closeTimeout, 1);
   if (ping !== undefined) {
     if (typeof ping !== 'object' || ping === null) throw new TypeError('connect: ping must be { interval, timeout }');
-    assertDuration('connect: ping.interval', ping.interval, 1);
-    assertDuration('connect: ping.timeout', ping.timeout, 1);
+    checkMs('connect', 'ping.interval', ping.interval, 1);
+    checkMs('connect', 'ping.timeout', ping.timeout, 1);
   }
   if (typeof closeOnUnsubscribe !== 'function') {
     if (typeof closeOnUnsubscribe !== 'object' || closeOnUnsubscribe === null) {

@@ -1,23 +1,44 @@
-/**
- * The longest delay a JavaScript timer honours: Node fires a `setTimeout` of more than
- * 2^31−1 ms (or of NaN) after 1 ms, which turns an unvalidated timeout into a hot loop.
- */
-export const MAX_TIMER_DELAY = 2 ** 31 - 1;
+// Internal option checks shared by connect() and the operators; not part of the public API.
 
 /**
- * Throws unless `value` is a number of milliseconds in `[min, 2^31−1]`.
- * @internal
+ * The longest delay a JavaScript timer honours, in ms (2^31 − 1, about 24.8 days). Node and
+ * browsers fire a longer timer (or one of NaN) after 1 ms instead, which turns an unvalidated
+ * timeout into a hot loop, so every delay rxtether computes or accepts is capped here.
  */
-export function assertDuration(name: string, value: unknown, min = 0): asserts value is number {
+export const MAX_TIMER_DELAY = 2_147_483_647;
+
+/**
+ * Throws unless `value` is a finite number of ms in `[min, MAX_TIMER_DELAY]` (or above `min`
+ * when `exclusiveMin`).
+ */
+export function checkMs(where: string, option: string, value: unknown, min = 0, exclusiveMin = false): number {
+  const range = `${exclusiveMin ? `(${min}` : `[${min}`}, ${MAX_TIMER_DELAY}]`;
   if (typeof value !== 'number') {
-    throw new TypeError(`${name} must be a number of milliseconds, got ${typeof value}`);
+    throw new TypeError(`${where}: ${option} must be a number of ms in ${range}, got ${typeof value}`);
   }
-  if (!(value >= min && value <= MAX_TIMER_DELAY)) {
-    throw new RangeError(`${name} must be a finite number of milliseconds in [${min}, ${MAX_TIMER_DELAY}], got ${value}`);
+  if (!Number.isFinite(value) || value < min || (exclusiveMin && value === min) || value > MAX_TIMER_DELAY) {
+    throw new RangeError(`${where}: ${option} must be a finite number of ms in ${range}, got ${String(value)}`);
+  }
+  return value;
+}
+
+/** Throws unless `value` is a function (or `undefined`, when optional). */
+export function checkFunction(where: string, option: string, value: unknown): void {
+  if (value !== undefined && typeof value !== 'function') {
+    throw new TypeError(`${where}: ${option} must be a function, got ${value === null ? 'null' : typeof value}`);
   }
 }
 
-/** @internal */
-export function assertFunction(name: string, value: unknown): void {
-  if (typeof value !== 'function') throw new TypeError(`${name} must be a function, got ${typeof value}`);
+/** Throws unless `value` is a boolean (or `undefined`). */
+export function checkBoolean(where: string, option: string, value: unknown): void {
+  if (value !== undefined && typeof value !== 'boolean') {
+    throw new TypeError(`${where}: ${option} must be a boolean, got ${value === null ? 'null' : typeof value}`);
+  }
+}
+
+/** Throws unless `config` is a plain config object (or `undefined`). */
+export function checkConfig(where: string, config: unknown): void {
+  if (config !== undefined && (typeof config !== 'object' || config === null)) {
+    throw new TypeError(`${where}: config must be an object, got ${config === null ? 'null' : typeof config}`);
+  }
 }

@@ -1,0 +1,211 @@
+import { type MonoTypeOperatorFunction, type SchedulerLike, Observable, type Subscription, asyncScheduler, timer } from 'rxjs';
+import { HeartbeatTimeoutError } from '../src/errors.js';
+import { checkConfig, checkFunction, checkMs } from '../src/validate.js';
+
+const WHERE = 'heartbeatTimeout';
+
+/** Options of {@link heartbeatTimeout}. `timeout` is required. */
+export interface HeartbeatTimeoutConfig<T> {
+  /**
+   * How long the source may stay silent, in ms, counted from subscription and from every
+   * value that counts as liveness. Finite, in `(0, 2^31−1]`.
+   */
+  readonly timeout: number;
+  /**
+   * After this much silence, in ms, call `ping`, and again after each further `interval`
+   * while the silence lasts. Must come with `ping`, and be less than `timeout`.
+   * @defaultValue none (no pings)
+   */
+  readonly interval?: number;
+  /**
+   * A side effect that asks the peer for a sign of life, e.g. sends an application-level
+   * ping. Called synchronously from the scheduler; a throw becomes the stream's error.
+   * Must come with `interval`.
+   * @defaultValue none
+   */
+  readonly ping?: () => void;
+  /**
+   * Which values count as liveness (e.g. only pongs). A value that does not count is still
+   * passed on, unless the deadline has already passed when it arrives.
+   * @defaultValue every value counts
+   */
+  readonly isAlive?: (value: T) => boolean;
+  /**
+   * Schedules the checks and provides `now()` for the deadline.
+   * @defaultValue `asyncScheduler`
+   */
+  readonly scheduler?: SchedulerLike;
+}
+
+/**
+ * Errors with {@link HeartbeatTimeoutError} when the source has been silent for `timeout` ms:
+ * a frozen peer or a black-holed network path is detected even though TCP still looks open.
+ * Optionally calls `ping()` every `interval` ms of silence to provoke an answer.
+ *
+ * ```
+ * source:   --a---------b-----------
+ * heartbeatTimeout({ timeout: 10, interval: 4, ping })
+ * ping():   ------p---p-----p---p---      4 and 8 ms after the last value, twice per silence
+ * output:   --a---------b---------#       HeartbeatTimeoutError, silentFor: 10
+ * ```
+ *
+ * - **Deadline**: counted from subscription and from every value that `isAlive` accepts.
+ * - **Late timers**: every check compares `scheduler.now()` with the last sign of life, so a
+ *   timer that fired late (a throttled background tab, a suspended laptop) reports the overdue
+ *   peer at once, with the real `silentFor`, instead of pinging and waiting another `timeout`.
+ *   A value that does not count as liveness also triggers the check.
+ * - **Error / complete**: the source's notifications pass through; a heartbeat timeout
+ *   unsubscribes from the source before the error is delivered.
+ * - **Unsubscribe**: no timer remains after unsubscribe, error or complete.
+ *
+ * Values do not re-arm a timer: each value only records the time, and the one pending check
+ * re-arms itself from that record, so a busy stream costs no scheduling per message.
+ *
+ * @param config - `timeout` (required), `interval` + `ping`, `isAlive`, `scheduler`.
+ * @returns An operator that mirrors the source or errors with {@link HeartbeatTimeoutError}.
+ * @throws TypeError or RangeError, at creation, when an option is invalid (the message names it).
+ *
+ * @example
+ * ```ts
+ * import { connect, heartbeatTimeout, retryWithJitteredBackoff } from 'rxtether';
+ * import { Subject } from 'rxjs';
+ *
+ * const outgoing = new Subject<string>();
+ * const messages$ = connect({ url: 'wss://example.com/feed', outgoing }).pipe(
+ *   heartbeatTimeout({ timeout: 30_000, interval: 10_000, ping: () => outgoing.next('ping') }),
+ *   retryWithJitteredBackoff(), // a HeartbeatTimeoutError is transient: reconnect
+ * );
+ * ```
+ * @see {@link HeartbeatTimeoutError}
+ */
+export function heartbeatTimeout<T>(config: HeartbeatTimeoutConfig<T>): MonoTypeOperatorFunction<T>;
+/**
+ * Shorthand for `heartbeatTimeout({ timeout })`: errors after `timeout` ms without a value.
+ *
+ * @param timeout - How long the source may stay silent, in ms.
+ * @returns An operator that mirrors the source or errors with {@link HeartbeatTimeoutError}.
+ * @throws RangeError, at creation, when `timeout` is not a finite number in `(0, 2^31−1]`.
+ *
+ * @example
+ * ```ts
+ * import { heartbeatTimeout } from 'rxtether';
+ *
+ * source$.pipe(heartbeatTimeout(30_000));
+ * ```
+ */
+export function heartbeatTimeout<T>(timeout: number): MonoTypeOperatorFunction<T>;
+export function heartbeatTimeout<T>(configOrTimeout: HeartbeatTimeoutConfig<T> | number): MonoTypeOperatorFunction<T> {
+  const config: HeartbeatTimeoutConfig<T> =
+    typeof configOrTimeout === 'number' ? { timeout: configOrTimeout } : configOrTimeout;
+  if (config === undefined) throw new TypeError(`${WHERE}: config with a timeout is required`);
+  checkConfig(WHERE, config);
+  const { timeout, interval, ping, isAlive, scheduler = asyncScheduler } = config;
+  checkMs(WHERE, 'timeout', timeout, 0, true);
+  checkFunction(WHERE, 'ping', ping);
+  checkFunction(WHERE, 'isAlive', isAlive);
+  if ((interval === undefined) !== (ping === undefined)) {
+    throw new TypeError(`${WHERE}: interval and ping must be given together`);
+  }
+  if (interval !== undefined) {
+    checkMs(WHERE, 'interval', interval, 0, true);
+    if (interval >= timeout) {
+      throw new RangeError(`${WHERE}: interval must be less than timeout (${timeout}), got ${interval}`);
+    }
+  }
+  if (typeof scheduler !== 'object' || scheduler === null || typeof scheduler.schedule !== 'function' || typeof scheduler.now !== 'function') {
+    throw new TypeError(`${WHERE}: scheduler must be a SchedulerLike (with now() and schedule())`);
+  }
+
+  return (source) =>
+    new Observable<T>((subscriber) => {
+      let lastAlive = scheduler.now();
+      // Pings sent since `lastAlive`; the next one is due at lastAlive + (pings + 1) × interval.
+      let pings = 0;
+      let check: Subscription | undefined;
+      let sourceSub: Subscription | undefined;
+      let timedOut = false;
+      let confirming = false;
+
+      /** Errors if the deadline has passed; `true` when it did. */
+      const overdue = (now: number): boolean => {
+        const silentFor = now - lastAlive;
+        if (silentFor < timeout) return false;
+        timedOut = true;
+        check?.unsubscribe();
+        sourceSub?.unsubscribe();
+        subscriber.error(new HeartbeatTimeoutError(silentFor, timeout));
+        return true;
+      };
+
+      /** Runs when the pending check fires: detect, maybe ping, and arm the next check. */
+      const onCheck = (): void => {
+        const now = scheduler.now();
+        if (!confirming && now - lastAlive >= timeout) {
+          // Timers run before I/O: after a busy event loop, values that arrived meanwhile are
+          // delivered only after this check. Look once more, one macrotask later, before
+          // declaring the peer dead (in virtual time this is the same frame).
+          confirming = true;
+          check = timer(0, scheduler).subscribe(onCheck);
+          return;
+        }
+        confirming = false;
+        if (overdue(now)) return;
+        if (interval !== undefined && ping !== undefined) {
+          const due = Math.floor((now - lastAlive) / interval);
+          if (due > pings) {
+            pings = due;
+            try {
+              ping();
+            } catch (error) {
+              subscriber.error(error);
+              return;
+            }
+            if (subscriber.closed) return;
+          }
+        }
+        arm(now);
+      };
+
+      /** Schedules the one pending check for the next ping or the deadline, whichever is first. */
+      const arm = (now: number): void => {
+        let at = lastAlive + timeout;
+        if (interval !== undefined) at = Math.min(at, lastAlive + (pings + 1) * interval);
+        check = timer(Math.max(0, at - now), scheduler).subscribe(onCheck);
+      };
+
+      arm(lastAlive);
+      if (subscriber.closed) return;
+
+      const sub = source.subscribe({
+        next: (value) => {
+          if (timedOut) return;
+          let alive: boolean;
+          try {
+            alive = isAlive === undefined || isAlive(value);
+          } catch (error) {
+            subscriber.error(error);
+            return;
+          }
+          const now = scheduler.now();
+          if (alive) {
+            // The pending check fires no later than the new schedule needs it and re-arms
+            // from here: a value costs a clock read, not a timer.
+            lastAlive = now;
+            pings = 0;
+          } else if (overdue(now)) {
+            return;
+          }
+          subscriber.next(value);
+        },
+        error: (error: unknown) => subscriber.error(error),
+        complete: () => subscriber.complete(),
+      });
+      if (timedOut || subscriber.closed) sub.unsubscribe();
+      else sourceSub = sub;
+
+      return () => {
+        check?.unsubscribe();
+        sourceSub?.unsubscribe();
+      };
+    });
+}

@@ -1,0 +1,424 @@
+import {
+  type MonoTypeOperatorFunction,
+  type ObservableInput,
+  type SchedulerLike,
+  Observable,
+  Subscription,
+  asyncScheduler,
+  from,
+  timer,
+} from 'rxjs';
+import { isRetryableError, retryAfterOf } from '../src/errors.js';
+import { type BackoffOptions, type BackoffStrategy, type JitterMode, MAX_TIMER_DELAY, backoffStrategies } from './backoff.js';
+import { checkBoolean, checkConfig, checkFunction, checkMs } from '../src/validate.js';
+
+const WHERE = 'retryWithJitteredBackoff';
+
+/** Passed to `shouldRetry`: the retry that would follow if it returns `true`. */
+export interface ShouldRetryInfo {
+  /** The number of the retry being considered: `1` after the first failure of a chain. */
+  readonly attempt: number;
+}
+
+/** Passed to `onRetry` before each wait. */
+export interface RetryAttemptInfo {
+  /** The number of this retry since the counter was last reset, from `1`. */
+  readonly attempt: number;
+  /** How long the operator waits before re-subscribing, in ms (the strategy's delay, raised to the hint). */
+  readonly delay: number;
+  /** The error that ended the previous subscription. */
+  readonly error: unknown;
+  /** The server's minimum wait read by `retryAfter`, in ms; `undefined` when there was none. */
+  readonly hint: number | undefined;
+}
+
+/** Why the operator stopped retrying. */
+export type RetryGiveUpReason = 'notRetryable' | 'maxRetries';
+
+/** Passed to `onGiveUp` just before the error reaches the subscriber. */
+export interface RetryGiveUpInfo {
+  /** The error that reaches the subscriber: the last real error, never wrapped. */
+  readonly error: unknown;
+  /** How many retries were made since the counter was last reset (`0` if none). */
+  readonly retries: number;
+  /** `'notRetryable'` when `shouldRetry` said no, `'maxRetries'` when the budget was spent. */
+  readonly reason: RetryGiveUpReason;
+}
+
+/** Options of {@link retryWithJitteredBackoff}. Every field is optional. */
+export interface RetryWithJitteredBackoffConfig {
+  /**
+   * The delay the first retry is based on, in ms: exactly this without jitter, a draw in
+   * `[0, initialDelay)` with full jitter. Finite, in `[0, 2^31−1]`.
+   * @defaultValue `1000`
+   */
+  readonly initialDelay?: number;
+  /**
+   * The largest delay the strategy may produce, in ms; at least `initialDelay`, at most `2^31−1`.
+   * A server hint (see `retryAfter`) may exceed it.
+   * @defaultValue `30000`, or `initialDelay` when that is larger
+   */
+  readonly maxDelay?: number;
+  /**
+   * How much the delay ceiling grows per attempt: attempt `n` is based on
+   * `initialDelay × factor^(n−1)`. Finite, at least `1` (`1` gives a constant ceiling).
+   * @defaultValue `2`
+   */
+  readonly factor?: number;
+  /**
+   * How delays are spread: `'full'` (uniform in `[0, ceiling)`), `'equal'` (`[ceiling/2, ceiling)`),
+   * `'decorrelated'`, `'none'` (exactly the ceiling), or your own {@link BackoffStrategy}.
+   * @defaultValue `'full'`
+   */
+  readonly jitter?: JitterMode | BackoffStrategy;
+  /**
+   * How many retries are allowed since the counter was last reset: a non-negative integer or
+   * `Infinity`. `0` passes the first error straight through.
+   * @defaultValue `Infinity`
+   */
+  readonly maxRetries?: number;
+  /**
+   * Decides whether an error is worth a retry; `false` passes it to the subscriber at once.
+   * Runs before the `maxRetries` check.
+   * @defaultValue `isRetryableError` (terminal close codes, 401/403 handshakes, decode and
+   *   resume-gap errors and programming errors are not retried)
+   */
+  readonly shouldRetry?: (error: unknown, info: ShouldRetryInfo) => boolean;
+  /**
+   * Reads the server's minimum wait from an error, in ms (a `Retry-After` header, a delay
+   * found in a close reason or a "reconnect" message). The next delay is at least this, still
+   * capped at `2^31−1`. Results that are not finite non-negative numbers are ignored.
+   * @defaultValue `retryAfterOf` (a numeric `retryAfter` field on the error)
+   */
+  readonly retryAfter?: (error: unknown) => number | undefined;
+  /**
+   * Whether a subscription that emits proves the source healthy. With `stableAfter` at `0`,
+   * the first value resets the attempt counter; with `stableAfter`, it starts the stable period.
+   * When `false`, the stable period starts at subscription instead (and with `stableAfter`
+   * at `0` the counter never resets).
+   * @defaultValue `true`
+   */
+  readonly resetOnValue?: boolean;
+  /**
+   * How long, in ms, a subscription must stay up after it proved healthy before the attempt
+   * counter resets. A flapping server (accepts, sends, drops) then keeps backing off.
+   * @defaultValue `0` (reset as soon as it proved healthy)
+   */
+  readonly stableAfter?: number;
+  /**
+   * A "retry now" signal (network back online, app foregrounded, a reconnect button). A value
+   * cuts the current wait short and re-subscribes at once. It is subscribed only during waits,
+   * so values while the source is subscribed are ignored and never open a second
+   * subscription; a value delivered synchronously on subscription (a `BehaviorSubject`'s
+   * current value) is ignored too. Its completion is ignored; its error reaches the subscriber.
+   * @defaultValue none
+   */
+  readonly retryNow?: ObservableInput<unknown>;
+  /** Called before each wait, for status streams and logs. A throw becomes the stream's error. */
+  readonly onRetry?: (info: RetryAttemptInfo) => void;
+  /**
+   * Called just before the final error reaches the subscriber. A throw does not replace the
+   * error: it is reported as unhandled.
+   */
+  readonly onGiveUp?: (info: RetryGiveUpInfo) => void;
+  /**
+   * Source of numbers in `[0, 1)` for jitter.
+   * @defaultValue `Math.random`
+   */
+  readonly random?: () => number;
+  /**
+   * Schedules the waits and the stable period.
+   * @defaultValue `asyncScheduler`
+   */
+  readonly scheduler?: SchedulerLike;
+}
+
+/** Retries made before an error was passed on, by error object (primitives cannot be keys). */
+const retriesByError = new WeakMap<object, number>();
+
+/**
+ * How many retries {@link retryWithJitteredBackoff} made before it passed `error` to its
+ * subscriber (`0` when the first error was not retryable or `maxRetries` was `0`).
+ *
+ * @param error - An error received from a `retryWithJitteredBackoff` pipeline.
+ * @returns The retry count, or `undefined` when the error did not come through the operator
+ *   or is a primitive (use `onGiveUp` for those).
+ *
+ * @example
+ * ```ts
+ * import { retryAttemptsOf, retryWithJitteredBackoff } from 'rxtether';
+ *
+ * source$.pipe(retryWithJitteredBackoff({ maxRetries: 5 })).subscribe({
+ *   error: (e) => console.error(`gave up after ${retryAttemptsOf(e)} retries`, e),
+ * });
+ * ```
+ * @see {@link RetryWithJitteredBackoffConfig.onGiveUp}
+ */
+export function retryAttemptsOf(error: unknown): number | undefined {
+  return typeof error === 'object' && error !== null ? retriesByError.get(error) : undefined;
+}
+
+function defaultShouldRetry(error: unknown): boolean {
+  return isRetryableError(error);
+}
+
+function isStrategyName(value: unknown): value is JitterMode {
+  return typeof value === 'string' && Object.hasOwn(backoffStrategies, value);
+}
+
+/**
+ * Re-subscribes to the source after an error, after a capped, jittered exponential delay.
+ * Re-subscription is the only way it reconnects, so however many signals say "reconnect",
+ * only one new subscription is ever open.
+ *
+ * ```
+ * source (each subscription):  ---#
+ * retryWithJitteredBackoff({ initialDelay: 2, jitter: 'none', maxRetries: 3 })
+ * subscriptions:               ^--!
+ *                              -----^--!                   attempt 1 waited 2
+ *                              ------------^--!            attempt 2 waited 4
+ *                              -----------------------^--! attempt 3 waited 8
+ * output:                      --------------------------# the 4th error; retryAttemptsOf(e) === 3
+ * ```
+ *
+ * - **Attempts**: `attempt` 1 is the first retry after a failure; without jitter it waits
+ *   exactly `initialDelay`, attempt `n` waits `min(maxDelay, initialDelay × factor^(n−1))`.
+ *   With full jitter (the default) the wait is a uniform draw below that ceiling.
+ * - **Reset**: the counter goes back to 0 when a subscription proves healthy (its first
+ *   value, by default), or only after it then stayed up for `stableAfter` ms.
+ * - **Server hints**: the wait is at least what `retryAfter(error)` returns.
+ * - **Error**: when `shouldRetry` says no, or `maxRetries` is spent, the last real error
+ *   reaches the subscriber unchanged; {@link retryAttemptsOf} and `onGiveUp` tell how many
+ *   retries were made.
+ * - **Complete**: the source's completion passes through; nothing is retried.
+ * - **Unsubscribe**: cancels the current subscription, wait, `retryNow` subscription and
+ *   stable timer; nothing is re-subscribed afterwards.
+ *
+ * @param config - Options, all optional; see {@link RetryWithJitteredBackoffConfig}.
+ * @returns An operator that mirrors the source and re-subscribes to it after errors.
+ * @throws TypeError or RangeError, at creation, when an option is invalid (the message names it).
+ *
+ * @example
+ * ```ts
+ * import { connect, isRetryableError, retryWithJitteredBackoff } from 'rxtether';
+ * import { fromEvent } from 'rxjs';
+ *
+ * const messages$ = connect({ url: 'wss://example.com/feed' }).pipe(
+ *   retryWithJitteredBackoff({
+ *     initialDelay: 500,
+ *     maxDelay: 30_000,
+ *     stableAfter: 5_000,
+ *     shouldRetry: (error) => isRetryableError(error, { terminalCodes: [4401] }),
+ *     retryNow: fromEvent(window, 'online'),
+ *     onRetry: ({ attempt, delay }) => console.log(`retry ${attempt} in ${delay} ms`),
+ *   }),
+ * );
+ * ```
+ * @see {@link fullJitterDelay} for the default schedule
+ * @see {@link isRetryableError} for the default classifier
+ */
+export function retryWithJitteredBackoff<T>(config?: RetryWithJitteredBackoffConfig): MonoTypeOperatorFunction<T>;
+/**
+ * Shorthand for `retryWithJitteredBackoff({ maxRetries })`.
+ *
+ * @param maxRetries - How many retries are allowed since the counter was last reset.
+ * @returns An operator that mirrors the source and re-subscribes to it after errors.
+ * @throws RangeError, at creation, when `maxRetries` is not a non-negative integer or `Infinity`.
+ *
+ * @example
+ * ```ts
+ * import { retryWithJitteredBackoff } from 'rxtether';
+ *
+ * source$.pipe(retryWithJitteredBackoff(5));
+ * ```
+ */
+export function retryWithJitteredBackoff<T>(maxRetries: number): MonoTypeOperatorFunction<T>;
+export function retryWithJitteredBackoff<T>(
+  configOrMaxRetries?: RetryWithJitteredBackoffConfig | number,
+): MonoTypeOperatorFunction<T> {
+  const config: RetryWithJitteredBackoffConfig | undefined =
+    typeof configOrMaxRetries === 'number' ? { maxRetries: configOrMaxRetries } : configOrMaxRetries;
+  checkConfig(WHERE, config);
+  const {
+    initialDelay = 1000,
+    factor = 2,
+    jitter = 'full',
+    maxRetries = Infinity,
+    shouldRetry = defaultShouldRetry,
+    retryAfter = retryAfterOf,
+    resetOnValue = true,
+    stableAfter = 0,
+    retryNow,
+    onRetry,
+    onGiveUp,
+    random = Math.random,
+    scheduler = asyncScheduler,
+  } = config ?? {};
+
+  // Normalise and validate everything now: a bad option is a programming error, and an
+  // unvalidated NaN or > 2^31−1 delay turns into a 1 ms hot loop in every runtime.
+  checkMs(WHERE, 'initialDelay', initialDelay);
+  const maxDelay = checkMs(WHERE, 'maxDelay', config?.maxDelay ?? Math.max(30_000, initialDelay));
+  if (maxDelay < initialDelay) {
+    throw new RangeError(`${WHERE}: maxDelay must be at least initialDelay (${initialDelay}), got ${maxDelay}`);
+  }
+  if (typeof factor !== 'number') {
+    throw new TypeError(`${WHERE}: factor must be a number in [1, Infinity), got ${typeof factor}`);
+  }
+  if (!Number.isFinite(factor) || factor < 1) {
+    throw new RangeError(`${WHERE}: factor must be a finite number in [1, Infinity), got ${String(factor)}`);
+  }
+  if (typeof maxRetries !== 'number') {
+    throw new TypeError(`${WHERE}: maxRetries must be a non-negative integer or Infinity, got ${typeof maxRetries}`);
+  }
+  if (maxRetries !== Infinity && !(Number.isInteger(maxRetries) && maxRetries >= 0)) {
+    throw new RangeError(`${WHERE}: maxRetries must be a non-negative integer or Infinity, got ${String(maxRetries)}`);
+  }
+  let strategy: BackoffStrategy;
+  if (typeof jitter === 'function') strategy = jitter;
+  else if (isStrategyName(jitter)) strategy = backoffStrategies[jitter];
+  else {
+    throw new TypeError(
+      `${WHERE}: jitter must be 'full', 'equal', 'decorrelated', 'none' or a function, got ${typeof jitter === 'string' ? JSON.stringify(jitter) : typeof jitter}`,
+    );
+  }
+  checkMs(WHERE, 'stableAfter', stableAfter);
+  checkBoolean(WHERE, 'resetOnValue', resetOnValue);
+  checkFunction(WHERE, 'shouldRetry', shouldRetry);
+  checkFunction(WHERE, 'retryAfter', retryAfter);
+  checkFunction(WHERE, 'onRetry', onRetry);
+  checkFunction(WHERE, 'onGiveUp', onGiveUp);
+  checkFunction(WHERE, 'random', random);
+  if (typeof scheduler !== 'object' || scheduler === null || typeof scheduler.schedule !== 'function' || typeof scheduler.now !== 'function') {
+    throw new TypeError(`${WHERE}: scheduler must be a SchedulerLike (with now() and schedule())`);
+  }
+  if (retryNow !== undefined && (retryNow === null || (typeof retryNow !== 'object' && typeof retryNow !== 'function'))) {
+    throw new TypeError(`${WHERE}: retryNow must be an observable, got ${retryNow === null ? 'null' : typeof retryNow}`);
+  }
+  const options: BackoffOptions = { initialDelay, maxDelay, factor };
+
+  return (source) =>
+    new Observable<T>((subscriber) => {
+      // Per-subscription state: the retry chain of this subscriber only.
+      let retries = 0;
+      let previousDelay: number | undefined;
+      let generation = 0;
+      let attemptSub: Subscription | undefined;
+      let waitSub: Subscription | undefined;
+      let stableSub: Subscription | undefined;
+
+      const resetCounter = (): void => {
+        retries = 0;
+        previousDelay = undefined;
+      };
+
+      const provedHealthy = (): void => {
+        if (stableAfter > 0) stableSub = timer(stableAfter, scheduler).subscribe(resetCounter);
+        else resetCounter();
+      };
+
+      const giveUp = (error: unknown, reason: RetryGiveUpReason): void => {
+        if (typeof error === 'object' && error !== null) retriesByError.set(error, retries);
+        try {
+          onGiveUp?.({ error, retries, reason });
+        } finally {
+          subscriber.error(error);
+        }
+      };
+
+      const wait = (delay: number): void => {
+        let done = false;
+        const sub = new Subscription();
+        waitSub = sub;
+        const resume = (): void => {
+          if (done) return;
+          done = true;
+          sub.unsubscribe();
+          subscribeToSource();
+        };
+        sub.add(timer(delay, scheduler).subscribe(resume));
+        if (retryNow !== undefined && !done) {
+          // A value delivered while we subscribe is state (a BehaviorSubject), not a new
+          // signal; acting on it would turn a synchronously failing source into a hot loop.
+          let subscribing = true;
+          sub.add(
+            from(retryNow).subscribe({
+              next: () => {
+                if (!subscribing) resume();
+              },
+              error: (error: unknown) => {
+                sub.unsubscribe();
+                subscriber.error(error);
+              },
+            }),
+          );
+          subscribing = false;
+        }
+      };
+
+      const handleError = (error: unknown): void => {
+        stableSub?.unsubscribe();
+        // The consumer may have left synchronously while the source kept going.
+        if (subscriber.closed) return;
+        const attempt = retries + 1;
+        let stop: RetryGiveUpReason | undefined;
+        let delay = 0;
+        try {
+          if (!shouldRetry(error, { attempt })) stop = 'notRetryable';
+          else if (attempt > maxRetries) stop = 'maxRetries';
+          else delay = nextDelay(error, attempt);
+        } catch (thrown) {
+          subscriber.error(thrown);
+          return;
+        }
+        if (stop === undefined) wait(delay);
+        else giveUp(error, stop);
+      };
+
+      /** The wait before `attempt`; counts the attempt only after its delay was computed. */
+      const nextDelay = (error: unknown, attempt: number): number => {
+        const base = strategy(attempt, options, random, previousDelay);
+        if (typeof base !== 'number' || Number.isNaN(base) || base < 0) {
+          throw new RangeError(`${WHERE}: the jitter strategy returned ${String(base)} for attempt ${attempt}`);
+        }
+        const rawHint = retryAfter(error);
+        const hint = typeof rawHint === 'number' && Number.isFinite(rawHint) && rawHint >= 0 ? rawHint : undefined;
+        const delay = Math.min(MAX_TIMER_DELAY, hint === undefined ? base : Math.max(base, hint));
+        // Counted only now, after the delay was computed from the previous value.
+        previousDelay = base;
+        retries = attempt;
+        onRetry?.({ attempt, delay, error, hint });
+        return delay;
+      };
+
+      const subscribeToSource = (): void => {
+        const id = ++generation;
+        let healthy = false;
+        if (!resetOnValue && stableAfter > 0) provedHealthy();
+        const sub = source.subscribe({
+          next: (value) => {
+            if (resetOnValue && !healthy) {
+              healthy = true;
+              provedHealthy();
+            }
+            subscriber.next(value);
+          },
+          error: handleError,
+          complete: () => subscriber.complete(),
+        });
+        // The consumer may have left while the source was still subscribing (a synchronous
+        // value into take(1)): the teardown already ran, so this subscription is ours to end.
+        if (subscriber.closed) sub.unsubscribe();
+        // A synchronous scheduler may already have started the next attempt.
+        else if (id === generation) attemptSub = sub;
+      };
+
+      subscribeToSource();
+
+      return () => {
+        attemptSub?.unsubscribe();
+        waitSub?.unsubscribe();
+        stableSub?.unsubscribe();
+      };
+    });
+}

@@ -106,14 +106,18 @@ async function listen(server: Server | ReturnType<typeof createTcpServer>): Prom
 }
 
 /**
- * A TCP server that accepts connections and never answers: the WebSocket handshake hangs.
+ * Listens on 127.0.0.1, port 0. `setup` wires the server's events and calls `accept` for each
+ * connection to record; `close()` destroys every recorded connection and stops listening.
  */
-export async function startSilentServer(): Promise<RawServer> {
+async function startRaw(
+  server: Server | ReturnType<typeof createTcpServer>,
+  setup: (accept: (socket: Socket, head?: Buffer) => void) => void,
+): Promise<RawServer> {
   const connections = new AsyncQueue<RawConnection>();
   const sockets = new Set<Socket>();
-  const server = createTcpServer((socket) => {
+  setup((socket, head) => {
     sockets.add(socket);
-    connections.push(trackRaw(socket));
+    connections.push(trackRaw(socket, head));
   });
   const port = await listen(server);
   return {
@@ -122,63 +126,45 @@ export async function startSilentServer(): Promise<RawServer> {
     connections,
     close: () =>
       new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
+        for (const socket of sockets) socket.destroy();
         server.close(() => resolve());
       }),
   };
 }
 
-/**
- * An HTTP server whose upgrade handler answers with `status` and `headers` instead of 101.
- */
-export async function startRejectingServer(status: number, headers: Record<string, string> = {}): Promise<RawServer> {
-  const connections = new AsyncQueue<RawConnection>();
+/** A TCP server that accepts connections and never answers: the WebSocket handshake hangs. */
+export function startSilentServer(): Promise<RawServer> {
+  const server = createTcpServer();
+  return startRaw(server, (accept) => server.on('connection', (socket) => accept(socket)));
+}
+
+/** An HTTP server whose upgrade handler answers with `status` and `headers` instead of 101. */
+export function startRejectingServer(status: number, headers: Record<string, string> = {}): Promise<RawServer> {
   const server = createServer();
-  server.on('upgrade', (_request, socket: Socket, head: Buffer) => {
-    connections.push(trackRaw(socket, head));
-    const lines = [`HTTP/1.1 ${status} Rejected`, 'Connection: close', 'Content-Length: 0'];
-    for (const [k, v] of Object.entries(headers)) lines.push(`${k}: ${v}`);
-    socket.end(`${lines.join('\r\n')}\r\n\r\n`);
-  });
-  const port = await listen(server);
-  return {
-    url: `ws://127.0.0.1:${port}`,
-    port,
-    connections,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return startRaw(server, (accept) =>
+    server.on('upgrade', (_request, socket: Socket, head: Buffer) => {
+      accept(socket, head);
+      const lines = [`HTTP/1.1 ${status} Rejected`, 'Connection: close', 'Content-Length: 0'];
+      for (const [k, v] of Object.entries(headers)) lines.push(`${k}: ${v}`);
+      socket.end(`${lines.join('\r\n')}\r\n\r\n`);
+    }),
+  );
 }
 
 /**
  * An HTTP server that completes the WebSocket upgrade (101) and then ignores every byte:
  * the peer never answers a close frame, a ping or a message.
  */
-export async function startDeafServer(): Promise<RawServer> {
-  const connections = new AsyncQueue<RawConnection>();
-  const sockets = new Set<Socket>();
+export function startDeafServer(): Promise<RawServer> {
   const server = createServer();
-  server.on('upgrade', (request, socket: Socket, head: Buffer) => {
-    sockets.add(socket);
-    const key = request.headers['sec-websocket-key'] ?? '';
-    const accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
-    socket.write(
-      `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
-    );
-    connections.push(trackRaw(socket, head));
-  });
-  const port = await listen(server);
-  return {
-    url: `ws://127.0.0.1:${port}`,
-    port,
-    connections,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
+  return startRaw(server, (accept) =>
+    server.on('upgrade', (request, socket: Socket, head: Buffer) => {
+      const key = request.headers['sec-websocket-key'] ?? '';
+      const accepted = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+      socket.write(
+        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accepted}\r\n\r\n`,
+      );
+      accept(socket, head);
+    }),
+  );
 }

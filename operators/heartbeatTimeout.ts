@@ -1,6 +1,6 @@
 import { type MonoTypeOperatorFunction, type SchedulerLike, Observable, type Subscription, asyncScheduler, timer } from 'rxjs';
 import { HeartbeatTimeoutError } from '../src/errors.js';
-import { checkConfig, checkFunction, checkMs } from '../src/validate.js';
+import { checkConfig, checkFunction, checkMs, checkScheduler } from '../src/validate.js';
 
 const WHERE = 'heartbeatTimeout';
 
@@ -112,9 +112,7 @@ export function heartbeatTimeout<T>(configOrTimeout: HeartbeatTimeoutConfig<T> |
       throw new RangeError(`${WHERE}: interval must be less than timeout (${timeout}), got ${interval}`);
     }
   }
-  if (typeof scheduler !== 'object' || scheduler === null || typeof scheduler.schedule !== 'function' || typeof scheduler.now !== 'function') {
-    throw new TypeError(`${WHERE}: scheduler must be a SchedulerLike (with now() and schedule())`);
-  }
+  checkScheduler(WHERE, scheduler);
 
   return (source) =>
     new Observable<T>((subscriber) => {

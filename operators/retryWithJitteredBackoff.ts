@@ -10,7 +10,7 @@ import {
 } from 'rxjs';
 import { isRetryableError, retryAfterOf } from '../src/errors.js';
 import { type BackoffOptions, type BackoffStrategy, type JitterMode, MAX_TIMER_DELAY, backoffStrategies } from './backoff.js';
-import { checkBoolean, checkConfig, checkFunction, checkMs } from '../src/validate.js';
+import { checkBoolean, checkConfig, checkFunction, checkMs, checkScheduler } from '../src/validate.js';
 
 const WHERE = 'retryWithJitteredBackoff';
 
@@ -289,9 +289,7 @@ export function retryWithJitteredBackoff<T>(
   checkFunction(WHERE, 'onRetry', onRetry);
   checkFunction(WHERE, 'onGiveUp', onGiveUp);
   checkFunction(WHERE, 'random', random);
-  if (typeof scheduler !== 'object' || scheduler === null || typeof scheduler.schedule !== 'function' || typeof scheduler.now !== 'function') {
-    throw new TypeError(`${WHERE}: scheduler must be a SchedulerLike (with now() and schedule())`);
-  }
+  checkScheduler(WHERE, scheduler);
   if (retryNow !== undefined && (retryNow === null || (typeof retryNow !== 'object' && typeof retryNow !== 'function'))) {
     throw new TypeError(`${WHERE}: retryNow must be an observable, got ${retryNow === null ? 'null' : typeof retryNow}`);
   }

@@ -7,7 +7,7 @@ import {
   HeartbeatTimeoutError,
   OpenTimeoutError,
 } from './errors.js';
-import { MAX_TIMER_DELAY, checkFunction, checkMs } from './validate.js';
+import { MAX_TIMER_DELAY, checkFunction, checkMs, checkScheduler } from './validate.js';
 import {
   CONNECTING,
   type CloseEventLike,
@@ -292,6 +292,7 @@ function normalize<In, Out>(config: ConnectConfig<In, Out>): Normalized<In, Out>
     checkMs('connect', 'ping.interval', ping.interval, 1);
     checkMs('connect', 'ping.timeout', ping.timeout, 1);
   }
+  if (config.scheduler !== undefined) checkScheduler('connect', config.scheduler);
   if (typeof closeOnUnsubscribe !== 'function') {
     if (typeof closeOnUnsubscribe !== 'object' || closeOnUnsubscribe === null) {
       throw new TypeError('connect: closeOnUnsubscribe must be { code, reason } or a function returning it');

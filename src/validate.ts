@@ -42,3 +42,11 @@ export function checkConfig(where: string, config: unknown): void {
     throw new TypeError(`${where}: config must be an object, got ${config === null ? 'null' : typeof config}`);
   }
 }
+
+/** Throws unless `value` is a `SchedulerLike` (an object with `now()` and `schedule()`). */
+export function checkScheduler(where: string, value: unknown): void {
+  const s = value as { now?: unknown; schedule?: unknown } | null;
+  if (typeof s !== 'object' || s === null || typeof s.schedule !== 'function' || typeof s.now !== 'function') {
+    throw new TypeError(`${where}: scheduler must be a SchedulerLike (with now() and schedule())`);
+  }
+}

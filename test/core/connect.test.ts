@@ -626,6 +626,7 @@ describe('connect', () => {
       ['deserialize', { deserialize: 1 }, TypeError, 'deserialize'],
       ['onDecodeError', { onDecodeError: 'skip' }, TypeError, 'onDecodeError'],
       ['outgoing', { outgoing: [1] }, TypeError, 'outgoing'],
+      ['scheduler', { scheduler: {} }, TypeError, 'scheduler'],
       ['closeOnUnsubscribe null', { closeOnUnsubscribe: null }, TypeError, 'closeOnUnsubscribe'],
       ['closeOnUnsubscribe 1001', { closeOnUnsubscribe: { code: 1001 } }, RangeError, 'close code'],
       ['closeOnUnsubscribe reason', { closeOnUnsubscribe: { code: 4000, reason: 'x'.repeat(124) } }, RangeError, 'reason'],

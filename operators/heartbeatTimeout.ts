@@ -138,6 +138,8 @@ export function heartbeatTimeout<T>(configOrTimeout: HeartbeatTimeoutConfig<T> |
       /** Runs when the pending check fires: detect, maybe ping, and arm the next check. */
       const onCheck = (): void => {
         const now = scheduler.now();
+        // A wall clock that stepped backwards would otherwise postpone the deadline by the step.
+        if (now < lastAlive) lastAlive = now;
         if (!confirming && now - lastAlive >= timeout) {
           // Timers run before I/O: after a busy event loop, values that arrived meanwhile are
           // delivered only after this check. Look once more, one macrotask later, before
@@ -168,7 +170,9 @@ export function heartbeatTimeout<T>(configOrTimeout: HeartbeatTimeoutConfig<T> |
       const arm = (now: number): void => {
         let at = lastAlive + timeout;
         if (interval !== undefined) at = Math.min(at, lastAlive + (pings + 1) * interval);
-        check = timer(Math.max(0, at - now), scheduler).subscribe(onCheck);
+        // Never wait longer than `timeout`, whatever the clock did: a check that finds time
+        // left simply re-arms.
+        check = timer(Math.min(timeout, Math.max(0, at - now)), scheduler).subscribe(onCheck);
       };
 
       arm(lastAlive);

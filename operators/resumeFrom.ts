@@ -77,10 +77,12 @@ export interface ResumeFromConfig<C> {
   /**
    * What to do on a discontinuity (a `'gap'` in the sequence or a new `'epoch'`):
    *
-   * - `'error'`: error with {@link ResumeGapError} and drop the value. On an epoch change the
-   *   cursor is reset first (keeping the new epoch), so a retry starts a fresh session
-   *   instead of looping on a resume the server refuses; on a gap it stays at the last
-   *   delivered value, so a retry asks for the missing values again.
+   * - `'error'`: error with {@link ResumeGapError} and drop the value. On a gap the cursor
+   *   stays at the last delivered value, so a retry asks for the missing values again, and
+   *   the default `isRetryableError` retries it. On an epoch change the cursor is reset first
+   *   (keeping the new epoch), but the default classifier does *not* retry: the lost values
+   *   cannot be recovered and the consumer must learn of it. A `shouldRetry` that accepts it
+   *   starts a fresh session instead of looping on a resume the server refuses.
    * - a function: called with the {@link ResumeGapError} *before* the value that revealed the
    *   discontinuity is delivered; the cursor then moves to that value (an epoch change starts
    *   the new epoch from it) and the stream continues. A throw becomes the stream's error.

@@ -1,11 +1,9 @@
 import {
   type MonoTypeOperatorFunction,
-  type ObservableInput,
   type SchedulerLike,
   Observable,
   Subscription,
   asyncScheduler,
-  from,
   timer,
 } from 'rxjs';
 import { isRetryableError, retryAfterOf } from '../src/errors.js';
@@ -33,7 +31,7 @@ export interface RetryAttemptInfo {
 }
 
 /** Why the operator stopped retrying. */
-export type RetryGiveUpReason = 'notRetryable' | 'maxRetries';
+export type RetryGiveUpReason = 'notRetryable' | 'maxRetries' | 'error';
 
 /** Passed to `onGiveUp` just before the error reaches the subscriber. */
 export interface RetryGiveUpInfo {
@@ -41,7 +39,10 @@ export interface RetryGiveUpInfo {
   readonly error: unknown;
   /** How many retries were made since the counter was last reset (`0` if none). */
   readonly retries: number;
-  /** `'notRetryable'` when `shouldRetry` said no, `'maxRetries'` when the budget was spent. */
+  /**
+   * `'notRetryable'` when `shouldRetry` said no, `'maxRetries'` when the budget was spent,
+   * `'error'` when a hook, the strategy or `retryNow` threw or errored (`error` is that error).
+   */
   readonly reason: RetryGiveUpReason;
 }
 
@@ -110,10 +111,12 @@ export interface RetryWithJitteredBackoffConfig {
    * cuts the current wait short and re-subscribes at once. It is subscribed only during waits,
    * so values while the source is subscribed are ignored and never open a second
    * subscription; a value delivered synchronously on subscription (a `BehaviorSubject`'s
-   * current value) is ignored too. Its completion is ignored; its error reaches the subscriber.
+   * current value) is ignored too. It must be an Observable of real events: a promise would
+   * resolve right after each wait starts and cut every wait short, so it is rejected. Its
+   * completion is ignored; its error reaches the subscriber (and `onGiveUp`, reason `'error'`).
    * @defaultValue none
    */
-  readonly retryNow?: ObservableInput<unknown>;
+  readonly retryNow?: Observable<unknown>;
   /** Called before each wait, for status streams and logs. A throw becomes the stream's error. */
   readonly onRetry?: (info: RetryAttemptInfo) => void;
   /**
@@ -290,7 +293,9 @@ export function retryWithJitteredBackoff<T>(
   checkFunction(WHERE, 'onGiveUp', onGiveUp);
   checkFunction(WHERE, 'random', random);
   checkScheduler(WHERE, scheduler);
-  if (retryNow !== undefined && (retryNow === null || (typeof retryNow !== 'object' && typeof retryNow !== 'function'))) {
+  // A promise (or any thenable) resolves once, a microtask after each wait starts: it would
+  // cut every wait short. Only an Observable of real events can be a retry-now signal.
+  if (retryNow !== undefined && (retryNow === null || typeof (retryNow as { subscribe?: unknown }).subscribe !== 'function')) {
     throw new TypeError(`${WHERE}: retryNow must be an observable, got ${retryNow === null ? 'null' : typeof retryNow}`);
   }
   const options: BackoffOptions = { initialDelay, maxDelay, factor };
@@ -325,6 +330,7 @@ export function retryWithJitteredBackoff<T>(
       };
 
       const wait = (delay: number): void => {
+        if (subscriber.closed) return;
         let done = false;
         const sub = new Subscription();
         waitSub = sub;
@@ -340,13 +346,13 @@ export function retryWithJitteredBackoff<T>(
           // signal; acting on it would turn a synchronously failing source into a hot loop.
           let subscribing = true;
           sub.add(
-            from(retryNow).subscribe({
+            retryNow.subscribe({
               next: () => {
                 if (!subscribing) resume();
               },
               error: (error: unknown) => {
                 sub.unsubscribe();
-                subscriber.error(error);
+                giveUp(error, 'error');
               },
             }),
           );
@@ -366,9 +372,11 @@ export function retryWithJitteredBackoff<T>(
           else if (attempt > maxRetries) stop = 'maxRetries';
           else delay = nextDelay(error, attempt);
         } catch (thrown) {
-          subscriber.error(thrown);
+          giveUp(thrown, 'error');
           return;
         }
+        // A hook (onRetry, shouldRetry, retryAfter) may have unsubscribed the consumer.
+        if (subscriber.closed) return;
         if (stop === undefined) wait(delay);
         else giveUp(error, stop);
       };
@@ -382,10 +390,11 @@ export function retryWithJitteredBackoff<T>(
         const rawHint = retryAfter(error);
         const hint = typeof rawHint === 'number' && Number.isFinite(rawHint) && rawHint >= 0 ? rawHint : undefined;
         const delay = Math.min(MAX_TIMER_DELAY, hint === undefined ? base : Math.max(base, hint));
-        // Counted only now, after the delay was computed from the previous value.
+        onRetry?.({ attempt, delay, error, hint });
+        // Counted only now: after the delay was computed from the previous value, and once
+        // nothing can stop this retry from being made.
         previousDelay = base;
         retries = attempt;
-        onRetry?.({ attempt, delay, error, hint });
         return delay;
       };
 

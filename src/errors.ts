@@ -13,7 +13,11 @@ export type RxTetherErrorName =
   | 'HeartbeatTimeoutError'
   | 'DecodeError'
   | 'HandshakeRejectedError'
-  | 'ResumeGapError';
+  | 'ResumeGapError'
+  | 'SessionTimeoutError'
+  | 'ChannelRejectedError'
+  | 'ClientClosedError'
+  | 'OutboxOverflowError';
 
 function hasBrand(value: unknown, name: RxTetherErrorName): boolean {
   return typeof value === 'object' && value !== null && (value as { [BRAND]?: unknown })[BRAND] === name;
@@ -184,6 +188,78 @@ export function isResumeGapError(error: unknown): error is ResumeGapError {
   return hasBrand(error, 'ResumeGapError');
 }
 
+/** The server did not answer the session handshake (hello → ready) within `timeout` ms. */
+export class SessionTimeoutError extends Error {
+  override readonly name = 'SessionTimeoutError' as const;
+  /** The timeout that elapsed, in ms. */
+  readonly timeout: number;
+
+  constructor(timeout: number, options?: RxTetherErrorOptions) {
+    super(`The session was not ready within ${timeout} ms`, options);
+    this.timeout = timeout;
+    brand(this, this.name);
+  }
+}
+
+/** Guard for {@link SessionTimeoutError}. */
+export function isSessionTimeoutError(error: unknown): error is SessionTimeoutError {
+  return hasBrand(error, 'SessionTimeoutError');
+}
+
+/** The server refused a channel subscription; only that channel's subscribers receive it. */
+export class ChannelRejectedError extends Error {
+  override readonly name = 'ChannelRejectedError' as const;
+  /** The channel's key. */
+  readonly key: string;
+  /** The server's rejection message, as decoded. */
+  readonly response: unknown;
+
+  constructor(key: string, response: unknown, options?: RxTetherErrorOptions) {
+    super(`The server rejected channel ${JSON.stringify(key)}`, options);
+    this.key = key;
+    this.response = response;
+    brand(this, this.name);
+  }
+}
+
+/** Guard for {@link ChannelRejectedError}. */
+export function isChannelRejectedError(error: unknown): error is ChannelRejectedError {
+  return hasBrand(error, 'ChannelRejectedError');
+}
+
+/** The client was closed (by `close()` or a terminal failure): it sends and connects no more. */
+export class ClientClosedError extends Error {
+  override readonly name = 'ClientClosedError' as const;
+
+  constructor(options?: RxTetherErrorOptions) {
+    super(options?.cause === undefined ? 'The client is closed' : 'The client is closed after a terminal failure', options);
+    brand(this, this.name);
+  }
+}
+
+/** Guard for {@link ClientClosedError}. */
+export function isClientClosedError(error: unknown): error is ClientClosedError {
+  return hasBrand(error, 'ClientClosedError');
+}
+
+/** `send()` found the outbox full and its overflow policy is `'error'`; the message was not queued. */
+export class OutboxOverflowError extends Error {
+  override readonly name = 'OutboxOverflowError' as const;
+  /** The message that was not queued. */
+  readonly rejected: unknown;
+
+  constructor(rejected: unknown, options?: RxTetherErrorOptions) {
+    super('The outbox is full', options);
+    this.rejected = rejected;
+    brand(this, this.name);
+  }
+}
+
+/** Guard for {@link OutboxOverflowError}. */
+export function isOutboxOverflowError(error: unknown): error is OutboxOverflowError {
+  return hasBrand(error, 'OutboxOverflowError');
+}
+
 /**
  * The server's requested minimum wait before the next attempt, in ms, read from a numeric
  * `retryAfter` field on the error (set by {@link HandshakeRejectedError}, and by any error of
@@ -201,8 +277,12 @@ export function retryAfterOf(error: unknown): number | undefined {
  * - {@link ConnectionClosedError}: by its close code, see {@link isRetryableClose}.
  * - {@link HandshakeRejectedError}: 408, 425, 429 and 5xx are transient; 401, 403 and other
  *   4xx are terminal.
- * - {@link DecodeError} and {@link ResumeGapError}: terminal (a retry would replay the same
- *   poison frame, or hide the gap); handle them before the retry operator if you want more.
+ * - {@link DecodeError}: terminal (a retry would replay the same poison frame).
+ * - {@link ResumeGapError}: a `'gap'` is transient (the cursor stayed at the last delivered
+ *   value, so a retry asks for the missing ones again); an `'epoch'` change is terminal (the
+ *   lost values cannot be recovered, and a silent fresh start would hide that).
+ * - Client errors ({@link ClientClosedError}, {@link OutboxOverflowError},
+ *   {@link ChannelRejectedError}): terminal.
  * - `TypeError`, `RangeError`, `SyntaxError`: programming errors (an invalid URL, a bad
  *   option), terminal.
  * - Anything else ({@link OpenTimeoutError}, {@link HeartbeatTimeoutError}, `ECONNREFUSED`,
@@ -218,6 +298,8 @@ export function isRetryableError(error: unknown, config?: CloseClassifierConfig)
     const s = error.status;
     return s === 408 || s === 425 || s === 429 || s >= 500;
   }
-  if (isDecodeError(error) || isResumeGapError(error)) return false;
+  if (isResumeGapError(error)) return error.kind === 'gap';
+  if (isDecodeError(error) || isClientClosedError(error)) return false;
+  if (isOutboxOverflowError(error) || isChannelRejectedError(error)) return false;
   return !(error instanceof TypeError || error instanceof RangeError || error instanceof SyntaxError);
 }

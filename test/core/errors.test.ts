@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import {
+  ChannelRejectedError,
+  ClientClosedError,
   ConnectionClosedError,
+  OutboxOverflowError,
+  SessionTimeoutError,
+  isChannelRejectedError,
+  isClientClosedError,
+  isOutboxOverflowError,
+  isSessionTimeoutError,
   DecodeError,
   HandshakeRejectedError,
   HeartbeatTimeoutError,
@@ -24,6 +32,10 @@ const cases = [
   [new DecodeError('{', { cause }), 'DecodeError', isDecodeError],
   [new HandshakeRejectedError(503, 2000, { cause }), 'HandshakeRejectedError', isHandshakeRejectedError],
   [new ResumeGapError('gap', 3, 5, { cause }), 'ResumeGapError', isResumeGapError],
+  [new SessionTimeoutError(100, { cause }), 'SessionTimeoutError', isSessionTimeoutError],
+  [new ChannelRejectedError('prices', { type: 'rejected' }, { cause }), 'ChannelRejectedError', isChannelRejectedError],
+  [new ClientClosedError({ cause }), 'ClientClosedError', isClientClosedError],
+  [new OutboxOverflowError({ n: 1 }, { cause }), 'OutboxOverflowError', isOutboxOverflowError],
 ] as const;
 const guards = cases.map(([, , guard]) => guard);
 
@@ -47,6 +59,9 @@ describe('errors', () => {
     expect(new DecodeError(new Uint8Array([1])).data).toEqual(new Uint8Array([1]));
     expect(new HandshakeRejectedError(401, undefined)).toMatchObject({ status: 401, retryAfter: undefined });
     expect(new ResumeGapError('epoch', 'a', 'b')).toMatchObject({ kind: 'epoch', previous: 'a', received: 'b' });
+    expect(new SessionTimeoutError(250).timeout).toBe(250);
+    expect(new ChannelRejectedError('k', 'no')).toMatchObject({ key: 'k', response: 'no' });
+    expect(new OutboxOverflowError('m').rejected).toBe('m');
   });
 
   it('should recognise an error from another copy of the package by its brand', () => {
@@ -76,9 +91,14 @@ describe('isRetryableError', () => {
     ['open timeout', new OpenTimeoutError(1), true],
     ['heartbeat timeout', new HeartbeatTimeoutError(2, 1), true],
     ['decode error', new DecodeError('x'), false],
-    ['resume gap', new ResumeGapError('gap', 1, 3), false],
+    ['resume gap (re-requestable)', new ResumeGapError('gap', 1, 3), true],
+    ['resume epoch change (values lost)', new ResumeGapError('epoch', 1, 1), false],
     ['TypeError', new TypeError('bad url'), false],
     ['RangeError', new RangeError('bad option'), false],
+    ['session timeout', new SessionTimeoutError(1), true],
+    ['channel rejected', new ChannelRejectedError('k', null), false],
+    ['client closed', new ClientClosedError(), false],
+    ['outbox overflow', new OutboxOverflowError(1), false],
     ['ECONNREFUSED', Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }), true],
     ['a bare event', { type: 'error' }, true],
   ])('%s → %s', (_name, error, retryable) => {

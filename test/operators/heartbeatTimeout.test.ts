@@ -223,6 +223,41 @@ describe('heartbeatTimeout', () => {
       expect(scheduler.actions.length).toBe(0);
     });
 
+    it('should stop pinging when ping itself unsubscribes the consumer', () => {
+      const scheduler = new VirtualTimeScheduler();
+      let pings = 0;
+      const sub = NEVER.pipe(
+        heartbeatTimeout({
+          timeout: 100,
+          interval: 10,
+          scheduler,
+          ping: () => {
+            pings++;
+            sub.unsubscribe();
+          },
+        }),
+      ).subscribe();
+      scheduler.flush();
+      expect(pings).toBe(1);
+      expect(scheduler.actions.length).toBe(0);
+    });
+
+    it('should still detect silence within timeout after the wall clock stepped backwards', () => {
+      const scheduler = new VirtualTimeScheduler();
+      let skew = 0;
+      const clock: SchedulerLike = { now: () => scheduler.now() + skew, schedule: scheduler.schedule.bind(scheduler) };
+      const errors: unknown[] = [];
+      NEVER.pipe(heartbeatTimeout({ timeout: 30, scheduler: clock })).subscribe({ error: (e: unknown) => errors.push(e) });
+      scheduler.schedule(() => {
+        skew = -3_600_000; // an NTP correction of one hour backwards
+      }, 10);
+      scheduler.flush();
+      expect(errors).toHaveLength(1);
+      expect(isHeartbeatTimeoutError(errors[0])).toBe(true);
+      // Detected within one timeout of the step (the clock restarted at 10 ms): not an hour later.
+      expect(scheduler.now()).toBeLessThanOrEqual(10 + 30 + 30);
+    });
+
     it('should treat a pong sent synchronously from ping as liveness', () => {
       const scheduler = new VirtualTimeScheduler(VirtualAction, 40);
       const wire = new Subject<string>();

@@ -399,7 +399,7 @@ describe('retryWithJitteredBackoff', () => {
       const offline = new Error('notifier failed');
       createTestScheduler().run(({ cold, expectObservable }) => {
         const source = cold('-#');
-        const completes = cold('|');
+        const completes = cold('--|'); // completes mid-wait: must not cut it short
         expectObservable(
           source.pipe(retryWithJitteredBackoff({ initialDelay: 3, jitter: 'none', maxRetries: 1, retryNow: completes })),
         ).toBe('5ms #');
@@ -412,6 +412,69 @@ describe('retryWithJitteredBackoff', () => {
   });
 
   describe('lifecycle', () => {
+    it('should not wait or resubscribe when the consumer unsubscribes inside onRetry', () => {
+      const scheduler = new VirtualTimeScheduler();
+      const retryNow = new Subject<void>();
+      let subscriptions = 0;
+      const connection = new Subject<never>();
+      const source = defer(() => {
+        subscriptions++;
+        return connection;
+      });
+      const sub = source
+        .pipe(retryWithJitteredBackoff({ scheduler, initialDelay: 5, retryNow, onRetry: () => sub.unsubscribe() }))
+        .subscribe();
+      connection.error(new Error('drop')); // after subscribe() returned, as a socket would
+      expect(sub.closed).toBe(true);
+      expect(scheduler.actions.length).toBe(0); // no wait was started
+      expect(retryNow.observed).toBe(false);
+      scheduler.flush();
+      expect(subscriptions).toBe(1);
+    });
+
+    it("should call onGiveUp with reason 'error' when a hook throws or retryNow errors", () => {
+      const gaveUp: RetryGiveUpInfo[] = [];
+      const hookBug = new Error('onRetry bug');
+      const errors: unknown[] = [];
+      throwError(() => new Error('drop'))
+        .pipe(
+          retryWithJitteredBackoff({
+            onRetry: () => {
+              throw hookBug;
+            },
+            onGiveUp: (info) => gaveUp.push(info),
+          }),
+        )
+        .subscribe({ error: (e: unknown) => errors.push(e) });
+      expect(errors).toEqual([hookBug]);
+      expect(gaveUp).toEqual([{ error: hookBug, retries: 0, reason: 'error' }]);
+
+      const offline = new Error('notifier failed');
+      const retryNow = new Subject<void>();
+      const scheduler = new VirtualTimeScheduler();
+      throwError(() => new Error('drop'))
+        .pipe(retryWithJitteredBackoff({ scheduler, retryNow, onGiveUp: (info) => gaveUp.push(info) }))
+        .subscribe({ error: (e: unknown) => errors.push(e) });
+      retryNow.error(offline);
+      expect(errors).toEqual([hookBug, offline]);
+      expect(gaveUp[1]).toEqual({ error: offline, retries: 1, reason: 'error' });
+    });
+
+    it('should cap a server hint at 2^31-1 ms, so a huge hint cannot become a 1 ms hot loop', () => {
+      const delays: number[] = [];
+      const sub = throwError(() => ({ retryAfter: 2 ** 40 }))
+        .pipe(
+          retryWithJitteredBackoff({
+            scheduler: new VirtualTimeScheduler(),
+            shouldRetry: () => true,
+            onRetry: (info) => delays.push(info.delay),
+          }),
+        )
+        .subscribe();
+      sub.unsubscribe();
+      expect(delays).toEqual([2 ** 31 - 1]);
+    });
+
     it('should cancel the wait on unsubscribe: no resubscription afterwards', () => {
       createTestScheduler().run(({ cold, hot, expectObservable, expectSubscriptions }) => {
         const source = cold('-a#');
@@ -586,6 +649,8 @@ describe('retryWithJitteredBackoff', () => {
       [{ onRetry: {} as unknown as () => void }, TypeError, /onRetry/],
       [{ scheduler: {} as unknown as VirtualTimeScheduler }, TypeError, /scheduler/],
       [{ retryNow: 5 as unknown as Observable<unknown> }, TypeError, /retryNow/],
+      // a promise resolves right after each wait starts: it would remove all backoff
+      [{ retryNow: Promise.resolve() as unknown as Observable<unknown> }, TypeError, /retryNow must be an observable/],
       [null, TypeError, /config must be an object/],
     ];
 

@@ -58,7 +58,7 @@ describe('operator types', () => {
         return true;
       },
       onRetry: (info) => expectTypeOf(info).toEqualTypeOf<RetryAttemptInfo>(),
-      onGiveUp: (info) => expectTypeOf(info.reason).toEqualTypeOf<'notRetryable' | 'maxRetries'>(),
+      onGiveUp: (info) => expectTypeOf(info.reason).toEqualTypeOf<'notRetryable' | 'maxRetries' | 'error'>(),
     });
     expectTypeOf<RetryGiveUpInfo['retries']>().toBeNumber();
   });

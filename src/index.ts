@@ -18,3 +18,18 @@ export type {
 export * from './errors.js';
 export * from './closeCodes.js';
 export * from '../operators/index.js';
+export { createSocket } from './client.js';
+export type {
+  AckConfig,
+  ChannelSpec,
+  ClientHeartbeatConfig,
+  ClientResumeConfig,
+  FailureAction,
+  OutboxConfig,
+  RxSocket,
+  SessionConfig,
+  SocketConfig,
+  SocketCounters,
+  SocketEvent,
+  SocketStatus,
+} from './client.js';

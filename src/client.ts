@@ -1,0 +1,678 @@
+import {
+  BehaviorSubject,
+  EMPTY,
+  type MonoTypeOperatorFunction,
+  Observable,
+  type SchedulerLike,
+  Subject,
+  asyncScheduler,
+  catchError,
+  defer,
+  filter,
+  map,
+  of,
+  repeat,
+  share,
+  takeUntil,
+  throwError,
+  timer,
+} from 'rxjs';
+import { heartbeatTimeout } from '../operators/heartbeatTimeout.js';
+import { type CursorValue, createResumeCursor, resumeFrom, type ResumeCursor } from '../operators/resumeFrom.js';
+import { type RetryWithJitteredBackoffConfig, retryWithJitteredBackoff } from '../operators/retryWithJitteredBackoff.js';
+import { assertValidClose } from './closeCodes.js';
+import { type ConnectConfig, connect } from './connect.js';
+import {
+  ChannelRejectedError,
+  ClientClosedError,
+  type DecodeError,
+  OutboxOverflowError,
+  ResumeGapError,
+  SessionTimeoutError,
+  isConnectionClosedError,
+  isRetryableError,
+} from './errors.js';
+import { checkFunction, checkMs, checkScheduler } from './validate.js';
+
+/** How a failed connection is handled: resume the session, start a fresh one, or stop. */
+export type FailureAction = 'resume' | 'fresh' | 'stop';
+
+/** The session handshake: what to send on open, and how the server says "ready". */
+export interface SessionConfig<In, Out> {
+  /**
+   * Messages sent first on every open (`connection_init`, hello/identify, a resume request).
+   * `resume.cursor` is the connection-wide position delivered before the drop, `undefined`
+   * on a fresh session.
+   */
+  readonly hello: (resume: { readonly cursor: CursorValue | undefined }) => Iterable<Out>;
+  /** Recognises the server's "ready" reply. Until it arrives nothing else is sent or emitted. */
+  readonly isReady: (message: In) => boolean;
+  /**
+   * Called on the ready message when a resume was requested: `false` means the server started
+   * a fresh session instead, so every resume position is reset and a `'gap'` event is emitted.
+   * @defaultValue the server always resumes
+   */
+  readonly isResumed?: (message: In) => boolean;
+  /**
+   * Time, in ms, from open to ready; past it the attempt fails with `SessionTimeoutError`
+   * (retried). 1 to 2^31−1.
+   * @defaultValue `10000`
+   */
+  readonly timeout?: number;
+}
+
+/** An application-level heartbeat: a ping message and a deadline for any reply. */
+export interface ClientHeartbeatConfig<In, Out> {
+  /** Silence, in ms, after which the connection is replaced. */
+  readonly timeout: number;
+  /** Silence, in ms, after which `message()` is sent (and again each interval). Below `timeout`. */
+  readonly interval?: number;
+  /** The ping to send after `interval` of silence. Required with `interval`. */
+  readonly message?: () => Out;
+  /**
+   * Which messages prove the server alive.
+   * @defaultValue every message
+   */
+  readonly isAlive?: (message: In) => boolean;
+}
+
+/** Connection-wide resume: where each message stands in the server's stream. */
+export interface ClientResumeConfig<In> {
+  /** The message's position (a `seq`); `undefined` for messages outside the stream. */
+  readonly cursorOf: (message: In) => CursorValue | undefined;
+  /** Contiguity rule, e.g. `isNextInSequence`; a jump emits a `'gap'` event. */
+  readonly isNext?: (previous: CursorValue, next: CursorValue) => boolean;
+  /** The message's epoch (session id); a change resets the position and emits a `'gap'` event. */
+  readonly epochOf?: (message: In) => unknown;
+}
+
+/** The outbox that holds `send()` while no session is ready. */
+export interface OutboxConfig {
+  /**
+   * At most this many messages are held. 0 to 2^31−1.
+   * @defaultValue `1000`
+   */
+  readonly maxMessages?: number;
+  /**
+   * At most this many bytes (UTF-8 of the serialized text, or the binary length) are held.
+   * @defaultValue no byte limit
+   */
+  readonly maxBytes?: number;
+  /**
+   * What a full outbox does: drop its oldest message, drop the new one, or throw
+   * `OutboxOverflowError` from `send()`. Every drop is reported on `events$`.
+   * @defaultValue `'drop-oldest'`
+   */
+  readonly overflow?: 'drop-oldest' | 'drop-newest' | 'error';
+  /**
+   * Messages older than this, in ms, are not sent; each is reported as `'expired'` (checked
+   * when the outbox is appended to or flushed).
+   * @defaultValue no expiry
+   */
+  readonly ttl?: number;
+}
+
+/** At-least-once delivery: how to match a sent message with the server's acknowledgement. */
+export interface AckConfig<In, Out> {
+  /** The id of an outgoing message that expects an ack, `undefined` for one that does not. */
+  readonly idOf: (message: Out) => string | number | undefined;
+  /** The id an incoming message acknowledges, `undefined` when it is not an ack. */
+  readonly ackOf: (message: In) => string | number | undefined;
+}
+
+/** Options of {@link createSocket}: the connection's, plus what the client adds around it. */
+export interface SocketConfig<In, Out>
+  extends Pick<
+    ConnectConfig<In, Out>,
+    | 'url'
+    | 'protocols'
+    | 'WebSocketCtor'
+    | 'socketFactory'
+    | 'deserialize'
+    | 'serialize'
+    | 'openTimeout'
+    | 'closeTimeout'
+    | 'ping'
+  > {
+  /** The session handshake; without it a socket is ready as soon as it opens. */
+  readonly session?: SessionConfig<In, Out>;
+  /** Application-level heartbeat (works in browsers, unlike the protocol `ping`). */
+  readonly heartbeat?: ClientHeartbeatConfig<In, Out>;
+  /** Connection-wide resume (a gateway's single `seq`). Per-channel positions go in {@link ChannelSpec}. */
+  readonly resume?: ClientResumeConfig<In>;
+  /**
+   * Backoff between attempts; `shouldRetry`, `onRetry`, `onGiveUp`, `retryNow`, `scheduler`
+   * and `random` are set by the client (use `classify`, `status$`, `retryNow` and the
+   * top-level `scheduler`/`random`).
+   * @defaultValue `initialDelay: 1000`, `maxDelay: 30000`, full jitter, unlimited retries
+   */
+  readonly backoff?: Omit<RetryWithJitteredBackoffConfig, 'shouldRetry' | 'onRetry' | 'onGiveUp' | 'retryNow' | 'scheduler' | 'random'>;
+  /**
+   * Classifies a failure: `'resume'` reconnects and resumes, `'fresh'` reconnects with every
+   * resume position reset (e.g. your "invalid session" close code), `'stop'` ends the client
+   * with the error.
+   * @defaultValue `isRetryableError(error) ? 'resume' : 'stop'`
+   */
+  readonly classify?: (error: unknown) => FailureAction;
+  /** Recognises a server message asking the client to reconnect now (close 1012 does too). */
+  readonly isReconnectRequest?: (message: In) => boolean;
+  /** "Retry now" signals (browser `online`, app foregrounded) that cut a backoff wait short. */
+  readonly retryNow?: Observable<unknown>;
+  /** Buffering of `send()` while no session is ready. */
+  readonly outbox?: OutboxConfig;
+  /** At-least-once delivery of sent messages; without it, unconfirmed sends are reported. */
+  readonly ack?: AckConfig<In, Out>;
+  /**
+   * How long, in ms, the socket stays open after the last subscriber left, so that a quick
+   * resubscribe reuses it.
+   * @defaultValue `0`
+   */
+  readonly linger?: number;
+  /** @defaultValue `asyncScheduler` */
+  readonly scheduler?: SchedulerLike;
+  /** Source of jitter, in `[0, 1)`. @defaultValue `Math.random` */
+  readonly random?: () => number;
+}
+
+/** A topic subscription multiplexed over the client's one socket. */
+export interface ChannelSpec<In, Out, T = In> {
+  /** Identifies the server subscription: local subscribers with the same key share it. */
+  readonly key: string;
+  /** The subscribe message, sent when the first local subscriber arrives and after every reconnect. */
+  readonly subscribe: (cursor: CursorValue | undefined) => Out;
+  /** The unsubscribe message, sent when the last local subscriber leaves (only on a live socket). */
+  readonly unsubscribe?: () => Out;
+  /** Whether an incoming message belongs to this channel. */
+  readonly matches: (message: In) => boolean;
+  /** Maps the channel's messages for its subscribers. @defaultValue identity */
+  readonly project?: (message: In) => T;
+  /** This channel's own resume position (a broker's per-topic offset), sent in `subscribe`. */
+  readonly cursorOf?: (message: In) => CursorValue | undefined;
+  /** Recognises the server's rejection of this channel: its subscribers get `ChannelRejectedError`. */
+  readonly isRejection?: (message: In) => boolean;
+}
+
+/** Counters carried by every status, for telemetry. */
+export interface SocketCounters {
+  /** Reconnects scheduled since the client was created. */
+  readonly reconnects: number;
+  /** Messages waiting in the outbox. */
+  readonly buffered: number;
+  /** Messages dropped by the outbox (overflow, expiry, close). */
+  readonly dropped: number;
+}
+
+/** The client's state, as a discriminated union on `state`. */
+export type SocketStatus = SocketCounters &
+  (
+    | { readonly state: 'idle' }
+    | { readonly state: 'connecting' }
+    | { readonly state: 'open' }
+    | {
+        readonly state: 'reconnecting';
+        /** The retry about to be made, from 1. */
+        readonly attempt: number;
+        /** The wait before it, in ms. */
+        readonly delay: number;
+        /** The error that ended the previous connection (`undefined` for a server's reconnect request). */
+        readonly cause: unknown;
+        /** When the next attempt starts, in the scheduler's clock (ms since epoch by default). */
+        readonly nextAttemptAt: number;
+      }
+    | {
+        readonly state: 'closed';
+        /** `'client'`: `close()` was called; `'error'`: a terminal failure, in `error`. */
+        readonly reason: 'client' | 'error';
+        readonly error: unknown;
+      }
+  );
+
+/** What the client reports on its side channel, `events$`. */
+export type SocketEvent<Out> =
+  | { readonly type: 'decode-error'; readonly error: DecodeError }
+  | { readonly type: 'dropped'; readonly message: Out; readonly reason: 'overflow' | 'expired' | 'closed' }
+  | {
+      /** Without an ack rule: messages written to a socket that then failed, after the last frame it received. */
+      readonly type: 'unconfirmed';
+      readonly messages: readonly Out[];
+    }
+  | { readonly type: 'gap'; readonly error: ResumeGapError; readonly channel: string | undefined };
+
+/** The client returned by {@link createSocket}. */
+export interface RxSocket<In, Out> {
+  /** Every message after the session is ready, multicast over one socket. */
+  readonly messages$: Observable<In>;
+  /** A topic subscription; see {@link ChannelSpec}. */
+  channel<T = In>(spec: ChannelSpec<In, Out, T>): Observable<T>;
+  /** Sends now when a session is ready, else holds in the outbox. Throws `ClientClosedError` after close. */
+  send(message: Out): void;
+  /** The current state and counters; replays the latest to new subscribers. */
+  readonly status$: Observable<SocketStatus>;
+  /** Decode errors, outbox drops and expiries, unconfirmed sends, resume gaps. */
+  readonly events$: Observable<SocketEvent<Out>>;
+  /** Closes for good: no reconnect afterwards, subscribers complete, `send` throws. */
+  close(code?: number, reason?: string): void;
+}
+
+interface Queued<Out> {
+  readonly message: Out;
+  readonly at: number;
+  readonly bytes: number;
+}
+
+interface ChannelEntry<In, Out> {
+  readonly spec: ChannelSpec<In, Out, unknown>;
+  readonly cursor: ResumeCursor<In, CursorValue> | undefined;
+  readonly stream$: Observable<unknown>;
+  rejected: boolean;
+}
+
+const WHERE = 'createSocket';
+const RECONNECT_CLOSE = { code: 4000, reason: 'reconnect' } as const;
+
+function byteLength(data: unknown): number {
+  if (typeof data === 'string') {
+    let bytes = 0;
+    for (let i = 0; i < data.length; i++) {
+      const c = data.charCodeAt(i);
+      bytes += c < 0x80 ? 1 : c < 0x800 ? 2 : c >= 0xd800 && c <= 0xdbff ? 2 : 3;
+    }
+    return bytes;
+  }
+  return (data as { byteLength?: number } | null)?.byteLength ?? 0;
+}
+
+/**
+ * A WebSocket client for applications: one shared socket with channels, resume, an outbox
+ * and a status stream, composed from {@link connect} and the three operators.
+ *
+ * ```
+ * connect ─ session gate ─ heartbeatTimeout ─ resumeFrom ─ retryWithJitteredBackoff ─ repeat ─ share
+ *                                                         (failures)                 (server "reconnect")
+ * ```
+ *
+ * The socket opens with the first subscriber of `messages$` or a channel and closes after the
+ * last one leaves (after `linger`). After every (re)connect and session ready, each active
+ * channel's subscribe message is sent exactly once, then the outbox is flushed in order.
+ *
+ * @example
+ * ```ts
+ * import { createSocket } from 'rxtether';
+ *
+ * const socket = createSocket<{ type: string; channel?: string; seq?: number }, object>({ url: 'wss://example.com' });
+ * socket.status$.subscribe((s) => console.log(s.state));
+ * const prices$ = socket.channel({
+ *   key: 'prices',
+ *   subscribe: () => ({ type: 'subscribe', channel: 'prices' }),
+ *   unsubscribe: () => ({ type: 'unsubscribe', channel: 'prices' }),
+ *   matches: (m) => m.channel === 'prices',
+ * });
+ * const sub = prices$.subscribe(console.log);
+ * socket.send({ type: 'order', qty: 1 });
+ * socket.close();
+ * ```
+ *
+ * @param config - Connection, session, resume, heartbeat, backoff, outbox and ack options.
+ * @returns The client; nothing connects until something subscribes.
+ * @throws TypeError or RangeError, at creation, for an invalid option.
+ */
+export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<In, Out>): RxSocket<In, Out> {
+  if (typeof config !== 'object' || config === null) throw new TypeError(`${WHERE}: config must be an object`);
+  const scheduler = config.scheduler ?? asyncScheduler;
+  const random = config.random ?? Math.random;
+  checkScheduler(WHERE, scheduler);
+  checkFunction(WHERE, 'random', random);
+  const linger = checkMs(WHERE, 'linger', config.linger ?? 0);
+  const sessionTimeout = checkMs(WHERE, 'session.timeout', config.session?.timeout ?? 10_000, 1);
+  const maxMessages = checkMs(WHERE, 'outbox.maxMessages', config.outbox?.maxMessages ?? 1000);
+  const maxBytes = config.outbox?.maxBytes === undefined ? Infinity : checkMs(WHERE, 'outbox.maxBytes', config.outbox.maxBytes);
+  const ttl = config.outbox?.ttl === undefined ? Infinity : checkMs(WHERE, 'outbox.ttl', config.outbox.ttl, 1);
+  const overflow = config.outbox?.overflow ?? 'drop-oldest';
+  if (overflow !== 'drop-oldest' && overflow !== 'drop-newest' && overflow !== 'error') {
+    throw new TypeError(`${WHERE}: outbox.overflow must be 'drop-oldest', 'drop-newest' or 'error'`);
+  }
+  const classify = config.classify ?? ((error: unknown): FailureAction => (isRetryableError(error) ? 'resume' : 'stop'));
+  checkFunction(WHERE, 'classify', classify);
+  checkFunction(WHERE, 'isReconnectRequest', config.isReconnectRequest);
+  if (config.session) {
+    checkFunction(WHERE, 'session.hello', config.session.hello);
+    checkFunction(WHERE, 'session.isReady', config.session.isReady);
+  }
+  if (config.ack) {
+    checkFunction(WHERE, 'ack.idOf', config.ack.idOf);
+    checkFunction(WHERE, 'ack.ackOf', config.ack.ackOf);
+  }
+  const serialize = config.serialize ?? ((value: Out) => JSON.stringify(value));
+  const initialDelay = config.backoff?.initialDelay ?? 1000;
+
+  // ---- state the client owns ------------------------------------------------------------
+  let final = false;
+  let finalError: unknown;
+  let closeRequest = { code: 1000, reason: '' };
+  let ready = false;
+  let wire: Subject<Out> | undefined; // the open socket's outgoing stream, while open
+  const outbox: Queued<Out>[] = [];
+  let outboxBytes = 0;
+  const inflight = new Map<string | number, Out>(); // sent, awaiting an ack (insertion ordered)
+  let unconfirmed: Out[] = []; // without acks: written since the last frame received
+  const channels = new Map<string, ChannelEntry<In, Out>>();
+  const counters = { reconnects: 0, dropped: 0 };
+  const closed$ = new Subject<void>();
+  const events = new Subject<SocketEvent<Out>>();
+  const status = new BehaviorSubject<SocketStatus>({ state: 'idle', ...countersNow() });
+  const cursor = config.resume
+    ? createResumeCursor<In, CursorValue>({
+        cursorOf: config.resume.cursorOf,
+        ...(config.resume.isNext ? { isNext: config.resume.isNext } : {}),
+        ...(config.resume.epochOf ? { epochOf: config.resume.epochOf } : {}),
+      })
+    : undefined;
+
+  function countersNow(): SocketCounters {
+    return { reconnects: counters.reconnects, buffered: outbox.length, dropped: counters.dropped };
+  }
+  type StatusState = SocketStatus extends infer S ? (S extends SocketStatus ? Omit<S, keyof SocketCounters> : never) : never;
+  function setStatus(next: StatusState): void {
+    if (status.value.state === 'closed') return;
+    status.next({ ...next, ...countersNow() } as SocketStatus);
+  }
+  /** Re-publishes the current state with fresh counters. */
+  function touchCounters(): void {
+    const { reconnects, buffered, dropped, ...rest } = status.value;
+    if (rest.state !== 'closed') setStatus(rest as StatusState);
+  }
+
+  function drop(item: Queued<Out>, reason: 'overflow' | 'expired' | 'closed'): void {
+    counters.dropped++;
+    events.next({ type: 'dropped', message: item.message, reason });
+  }
+
+  function expire(now: number): void {
+    while (outbox.length > 0 && now - outbox[0]!.at >= ttl) {
+      const item = outbox.shift()!;
+      outboxBytes -= item.bytes;
+      drop(item, 'expired');
+    }
+  }
+
+  /** Writes to the live socket; tracks the message for acks or unconfirmed reporting. */
+  function write(message: Out, track: boolean): void {
+    if (track) {
+      const id = config.ack?.idOf(message);
+      if (id !== undefined) inflight.set(id, message);
+      else if (!config.ack) unconfirmed.push(message);
+    }
+    wire!.next(message);
+  }
+
+  function resetResume(): void {
+    cursor?.reset();
+    for (const entry of channels.values()) entry.cursor?.reset();
+  }
+
+  /** The session is ready: replay channels, then flush the outbox, in order. */
+  function becomeReady(): void {
+    ready = true;
+    for (const entry of channels.values()) if (!entry.rejected) write(entry.spec.subscribe(entry.cursor?.current), false);
+    expire(scheduler.now());
+    while (ready && outbox.length > 0) {
+      const item = outbox.shift()!;
+      outboxBytes -= item.bytes;
+      write(item.message, true);
+    }
+    setStatus({ state: 'open' });
+  }
+
+  /** The socket is gone: at-least-once messages go back to the front of the outbox. */
+  function connectionLost(): void {
+    ready = false;
+    wire = undefined;
+    if (inflight.size > 0) {
+      const now = scheduler.now();
+      const resend = [...inflight.values()].map((message) => ({ message, at: now, bytes: 0 }));
+      inflight.clear();
+      if (final) for (const item of resend) drop(item, 'closed');
+      else outbox.unshift(...resend);
+    }
+    if (unconfirmed.length > 0) {
+      events.next({ type: 'unconfirmed', messages: unconfirmed });
+      unconfirmed = [];
+    }
+  }
+
+  // ---- the pipeline ---------------------------------------------------------------------
+  const session = config.session;
+
+  /** Per attempt: hold everything until the session is ready; turn server requests into completion. */
+  const gate: MonoTypeOperatorFunction<In> = (source) =>
+    new Observable<In>((subscriber) => {
+      const timeout = session
+        ? scheduler.schedule(() => subscriber.error(new SessionTimeoutError(sessionTimeout)), sessionTimeout)
+        : undefined;
+      const requestedResume = cursor?.current !== undefined;
+      const sub = source.subscribe({
+        next: (message) => {
+          if (!config.ack) unconfirmed = [];
+          else {
+            const acked = config.ack.ackOf(message);
+            if (acked !== undefined) inflight.delete(acked);
+          }
+          if (!ready) {
+            if (!session?.isReady(message)) return; // pre-session chatter is the handshake's
+            timeout?.unsubscribe();
+            if (requestedResume && session.isResumed && !session.isResumed(message)) {
+              const previous = cursor?.current;
+              resetResume();
+              events.next({ type: 'gap', error: new ResumeGapError('epoch', previous, undefined), channel: undefined });
+            }
+            becomeReady();
+          } else if (config.isReconnectRequest?.(message)) {
+            subscriber.complete();
+            return;
+          }
+          subscriber.next(message);
+        },
+        error: (error: unknown) => subscriber.error(error),
+        complete: () => subscriber.complete(),
+      });
+      return () => {
+        timeout?.unsubscribe();
+        sub.unsubscribe();
+      };
+    });
+
+  const outgoing = new Observable<Out>((subscriber) => {
+    const live = new Subject<Out>();
+    const sub = live.subscribe(subscriber);
+    wire = live;
+    if (!session) becomeReady();
+    return () => {
+      sub.unsubscribe();
+      connectionLost();
+    };
+  });
+
+  const attempt$ = defer(() => {
+    if (final) return EMPTY;
+    setStatus({ state: 'connecting' });
+    return connect<In, Out>({
+      url: config.url,
+      ...(config.protocols !== undefined ? { protocols: config.protocols } : {}),
+      ...(config.WebSocketCtor ? { WebSocketCtor: config.WebSocketCtor } : {}),
+      ...(config.socketFactory ? { socketFactory: config.socketFactory } : {}),
+      ...(config.deserialize ? { deserialize: config.deserialize } : {}),
+      ...(config.serialize ? { serialize: config.serialize } : {}),
+      ...(config.openTimeout !== undefined ? { openTimeout: config.openTimeout } : {}),
+      ...(config.closeTimeout !== undefined ? { closeTimeout: config.closeTimeout } : {}),
+      ...(config.ping ? { ping: config.ping } : {}),
+      handshake: () => (session ? session.hello({ cursor: cursor?.current }) : undefined),
+      outgoing,
+      onDecodeError: (error) => events.next({ type: 'decode-error', error }),
+      closeOnUnsubscribe: () => (final ? closeRequest : RECONNECT_CLOSE),
+      scheduler,
+    }).pipe(
+      gate,
+      // Close 1012 (service restart) is a request to come back soon, like a reconnect message.
+      catchError((error: unknown) => (isConnectionClosedError(error) && error.code === 1012 ? EMPTY : throwError(() => error))),
+    );
+  });
+
+  const heartbeat = config.heartbeat;
+  const shared$ = attempt$.pipe(
+    heartbeat
+      ? heartbeatTimeout<In>({
+          timeout: heartbeat.timeout,
+          scheduler,
+          ...(heartbeat.isAlive ? { isAlive: heartbeat.isAlive } : {}),
+          ...(heartbeat.interval !== undefined && heartbeat.message
+            ? { interval: heartbeat.interval, ping: () => ready && write(heartbeat.message!(), false) }
+            : {}),
+        })
+      : (source) => source,
+    cursor ? resumeFrom(cursor, { onGap: (error) => events.next({ type: 'gap', error, channel: undefined }) }) : (source) => source,
+    retryWithJitteredBackoff<In>({
+      ...config.backoff,
+      scheduler,
+      random,
+      ...(config.retryNow !== undefined ? { retryNow: config.retryNow } : {}),
+      shouldRetry: (error) => {
+        if (final) return false;
+        const action = classify(error);
+        if (action === 'fresh') resetResume();
+        return action !== 'stop';
+      },
+      onRetry: ({ attempt, delay, error }) => {
+        counters.reconnects++;
+        setStatus({ state: 'reconnecting', attempt, delay, cause: error, nextAttemptAt: scheduler.now() + delay });
+      },
+      onGiveUp: ({ error }) => {
+        if (!final) end(error);
+      },
+    }),
+    // A server's reconnect request (or 1012) completes the attempt: come back promptly, with
+    // a little jitter so that a restarting server is not stormed.
+    repeat({
+      delay: () => {
+        if (final) return EMPTY;
+        const delay = Math.floor(Math.min(1, Math.max(0, random())) * initialDelay);
+        counters.reconnects++;
+        setStatus({ state: 'reconnecting', attempt: 1, delay, cause: undefined, nextAttemptAt: scheduler.now() + delay });
+        return timer(delay, scheduler);
+      },
+    }),
+    share({
+      connector: () => new Subject<In>(),
+      resetOnError: true,
+      resetOnComplete: true,
+      resetOnRefCountZero: () => {
+        if (!final) setStatus({ state: 'idle' });
+        return final || linger === 0 ? of(true) : timer(linger, scheduler);
+      },
+    }),
+  );
+
+  const messages$ = defer(() =>
+    final ? (finalError !== undefined ? throwError(() => finalError) : EMPTY) : shared$.pipe(takeUntil(closed$)),
+  );
+
+  /** Terminal: everything ends with `error` (a failure) or completes (`close()`). */
+  function end(error: unknown): void {
+    final = true;
+    finalError = error;
+    for (const item of outbox.splice(0)) drop(item, 'closed');
+    outboxBytes = 0;
+    status.next({ state: 'closed', reason: error === undefined ? 'client' : 'error', error, ...countersNow() });
+  }
+
+  function channelEntry(spec: ChannelSpec<In, Out, unknown>): ChannelEntry<In, Out> {
+    const existing = channels.get(spec.key);
+    if (existing) return existing;
+    const entryCursor = spec.cursorOf
+      ? createResumeCursor<In, CursorValue>({ cursorOf: spec.cursorOf })
+      : undefined;
+    const entry: ChannelEntry<In, Out> = {
+      spec,
+      cursor: entryCursor,
+      rejected: false,
+      stream$: new Observable<unknown>((subscriber) => {
+        const sub = messages$
+          .pipe(
+            filter((message) => {
+              if (spec.isRejection?.(message)) {
+                entry.rejected = true;
+                throw new ChannelRejectedError(spec.key, message);
+              }
+              return spec.matches(message);
+            }),
+            entryCursor
+              ? resumeFrom(entryCursor, { onGap: (error) => events.next({ type: 'gap', error, channel: spec.key }) })
+              : (source) => source,
+            map((message) => (spec.project ? spec.project(message) : message)),
+          )
+          .subscribe(subscriber);
+        channels.set(spec.key, entry);
+        if (ready) write(spec.subscribe(entryCursor?.current), false);
+        return () => {
+          sub.unsubscribe();
+          channels.delete(spec.key);
+          if (ready && !entry.rejected && spec.unsubscribe) write(spec.unsubscribe(), false);
+        };
+      }).pipe(share({ resetOnError: true, resetOnComplete: true, resetOnRefCountZero: true })),
+    };
+    return entry;
+  }
+
+  return {
+    messages$,
+    status$: status.asObservable(),
+    events$: events.asObservable(),
+    channel<T = In>(spec: ChannelSpec<In, Out, T>): Observable<T> {
+      if (typeof spec !== 'object' || spec === null || typeof spec.key !== 'string') {
+        throw new TypeError(`${WHERE}: channel spec must have a string key`);
+      }
+      checkFunction(`${WHERE}: channel`, 'subscribe', spec.subscribe);
+      checkFunction(`${WHERE}: channel`, 'matches', spec.matches);
+      return defer(() => channelEntry(spec as ChannelSpec<In, Out, unknown>).stream$ as Observable<T>);
+    },
+    send(message: Out): void {
+      if (final) throw new ClientClosedError(finalError === undefined ? undefined : { cause: finalError });
+      if (ready && outbox.length === 0) {
+        write(message, true);
+        return;
+      }
+      const now = scheduler.now();
+      expire(now);
+      const bytes = maxBytes === Infinity ? 0 : byteLength(serialize(message));
+      const item: Queued<Out> = { message, at: now, bytes };
+      while (outbox.length >= maxMessages || (outbox.length > 0 && outboxBytes + bytes > maxBytes)) {
+        if (overflow === 'error') throw new OutboxOverflowError(message);
+        if (overflow === 'drop-newest') {
+          drop(item, 'overflow');
+          touchCounters();
+          return;
+        }
+        const oldest = outbox.shift()!;
+        outboxBytes -= oldest.bytes;
+        drop(oldest, 'overflow');
+      }
+      if (maxMessages === 0 || bytes > maxBytes) {
+        if (overflow === 'error') throw new OutboxOverflowError(message);
+        drop(item, 'overflow');
+      } else {
+        outbox.push(item);
+        outboxBytes += bytes;
+      }
+      touchCounters();
+    },
+    close(code = 1000, reason = ''): void {
+      if (final) return;
+      assertValidClose(code, reason);
+      closeRequest = { code, reason };
+      end(undefined);
+      closed$.next();
+      closed$.complete();
+      events.complete();
+      status.complete();
+    },
+  };
+}

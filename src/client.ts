@@ -644,7 +644,14 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
       expire(now);
       const bytes = maxBytes === Infinity ? 0 : byteLength(serialize(message));
       const item: Queued<Out> = { message, at: now, bytes };
-      while (outbox.length >= maxMessages || (outbox.length > 0 && outboxBytes + bytes > maxBytes)) {
+      if (maxMessages === 0 || bytes > maxBytes) {
+        // It could never fit: reject it without evicting what is held.
+        if (overflow === 'error') throw new OutboxOverflowError(message);
+        drop(item, 'overflow');
+        touchCounters();
+        return;
+      }
+      while (outbox.length >= maxMessages || outboxBytes + bytes > maxBytes) {
         if (overflow === 'error') throw new OutboxOverflowError(message);
         if (overflow === 'drop-newest') {
           drop(item, 'overflow');
@@ -655,13 +662,8 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
         outboxBytes -= oldest.bytes;
         drop(oldest, 'overflow');
       }
-      if (maxMessages === 0 || bytes > maxBytes) {
-        if (overflow === 'error') throw new OutboxOverflowError(message);
-        drop(item, 'overflow');
-      } else {
-        outbox.push(item);
-        outboxBytes += bytes;
-      }
+      outbox.push(item);
+      outboxBytes += bytes;
       touchCounters();
     },
     close(code = 1000, reason = ''): void {

@@ -14,7 +14,12 @@ interface Msg {
 }
 
 function client(url: string, outbox: Parameters<typeof createSocket<unknown, Msg>>[0]['outbox'], scheduler?: SchedulerLike) {
-  const socket = createSocket<unknown, Msg>({ url, WebSocketCtor: WebSocket, outbox, ...(scheduler ? { scheduler } : {}) });
+  const socket = createSocket<unknown, Msg>({
+    url,
+    WebSocketCtor: WebSocket,
+    ...(outbox ? { outbox } : {}),
+    ...(scheduler ? { scheduler } : {}),
+  });
   defer(() => socket.close());
   const events: SocketEvent<Msg>[] = [];
   socket.events$.subscribe((e) => events.push(e));

@@ -1,0 +1,270 @@
+import { filter, firstValueFrom } from 'rxjs';
+import { describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { type ChannelSpec, type RxSocket, type SocketConfig, type SocketEvent, createSocket, isChannelRejectedError } from '../../src/index.js';
+import { useDisposer } from '../helpers/dispose.js';
+import { observe } from '../helpers/observe.js';
+import {
+  type ClientFrame,
+  type MsgFrame,
+  type ProtocolConnection,
+  type ProtocolServerOptions,
+  type ServerFrame,
+  startProtocolServer,
+} from '../helpers/protocolServer.js';
+
+const defer = useDisposer();
+
+async function protocolServer(options?: ProtocolServerOptions) {
+  const server = await startProtocolServer(options);
+  defer(() => server.close());
+  return server;
+}
+
+/** A client for the rig's protocol: hello/ready sessions, per-channel offsets, acks. */
+function protocolClient(url: string, extra: Partial<SocketConfig<ServerFrame, ClientFrame>> = {}) {
+  let session: string | undefined;
+  const socket = createSocket<ServerFrame, ClientFrame>({
+    url,
+    WebSocketCtor: WebSocket,
+    session: {
+      hello: ({ cursor }) => [
+        { type: 'hello', ...(session ? { session } : {}), ...(cursor !== undefined ? { after: Number(cursor) } : {}) },
+      ],
+      isReady: (m) => {
+        if (m.type !== 'ready') return false;
+        session = m.session;
+        return true;
+      },
+      isResumed: (m) => m.type === 'ready' && m.resumed,
+    },
+    backoff: { initialDelay: 1, maxDelay: 5 },
+    ack: { idOf: (m) => (m.type === 'publish' ? m.id : undefined), ackOf: (m) => (m.type === 'ack' ? m.id : undefined) },
+    ...extra,
+  });
+  const events: SocketEvent<ClientFrame>[] = [];
+  socket.events$.subscribe((e) => events.push(e));
+  defer(() => socket.close());
+  return { socket, events };
+}
+
+const topic = (name: string): ChannelSpec<ServerFrame, ClientFrame, unknown> => ({
+  key: name,
+  subscribe: (cursor) => ({ type: 'subscribe', channel: name, ...(cursor !== undefined ? { after: Number(cursor) } : {}) }),
+  unsubscribe: () => ({ type: 'unsubscribe', channel: name }),
+  matches: (m) => m.type === 'msg' && m.channel === name,
+  cursorOf: (m) => (m.type === 'msg' ? m.seq : undefined),
+  isRejection: (m) => m.type === 'rejected' && m.channel === name,
+  project: (m) => (m as MsgFrame).data,
+});
+
+/** A channel that relies on the connection-wide cursor instead of its own. */
+function feedTopic(): ChannelSpec<ServerFrame, ClientFrame, unknown> {
+  const { cursorOf: _perChannel, ...spec } = topic('feed');
+  return spec;
+}
+
+const open = (socket: RxSocket<ServerFrame, ClientFrame>) =>
+  firstValueFrom(socket.status$.pipe(filter((st) => st.state === 'open')));
+
+/** Waits until the connection has received `count` frames of `type`, and returns them all. */
+async function framesOf(conn: ProtocolConnection, type: ClientFrame['type'], count: number): Promise<ClientFrame[]> {
+  while (conn.received.filter((f) => f.type === type).length < count) await conn.frames.next();
+  return conn.received.filter((f) => f.type === type);
+}
+
+async function values<T>(queue: { next(): Promise<T> }, n: number): Promise<T[]> {
+  const out: T[] = [];
+  for (let i = 0; i < n; i++) out.push(await queue.next());
+  return out;
+}
+
+describe('createSocket channels', () => {
+  it('should share one server subscription between two local subscribers, and unsubscribe after the last', async () => {
+    const server = await protocolServer();
+    const { socket } = protocolClient(server.url);
+    const prices = socket.channel(topic('prices'));
+    const a = observe(prices);
+    const b = observe(prices);
+    const conn = await server.connections.next();
+    await framesOf(conn, 'subscribe', 1);
+    await open(socket);
+    server.publish('prices', 101);
+    expect([await a.values.next(), await b.values.next()]).toEqual([101, 101]);
+    expect(conn.subscribeCount('prices')).toBe(1);
+    a.subscription.unsubscribe();
+    server.publish('prices', 102);
+    expect(await b.values.next()).toBe(102);
+    const other = socket.channel(topic('other')).subscribe(); // keeps the socket open to see the unsubscribe
+    defer(() => other.unsubscribe());
+    b.subscription.unsubscribe();
+    expect(await framesOf(conn, 'unsubscribe', 1)).toEqual([{ type: 'unsubscribe', channel: 'prices' }]);
+  });
+
+  it('should re-send the active set exactly once per connection: 50 channels, 3 drops', async () => {
+    const server = await protocolServer();
+    const { socket } = protocolClient(server.url);
+    const names = Array.from({ length: 50 }, (_, i) => `t${i}`);
+    const subscriptions = names.map((name) => socket.channel(topic(name)).subscribe());
+    defer(() => subscriptions.forEach((s) => s.unsubscribe()));
+    const perConnection: string[][] = [];
+    for (let drop = 0; drop <= 3; drop++) {
+      const conn = await server.connections.next();
+      const subscribes = await framesOf(conn, 'subscribe', 50);
+      perConnection.push(subscribes.map((f) => (f as { channel: string }).channel));
+      expect(conn.subscriptions()).toEqual(new Set(names));
+      if (drop < 3) await server.terminateAll();
+    }
+    for (const channels of perConnection) expect(channels).toEqual(names); // once each, no duplicates
+    expect(server.accepted()).toBe(4);
+    expect(server.activeSubscriptions()).toBe(50);
+  });
+
+  it('should resume each channel from its own position and fill the gap exactly once', async () => {
+    const server = await protocolServer();
+    const { socket } = protocolClient(server.url);
+    const a = observe(socket.channel(topic('a')));
+    const b = observe(socket.channel(topic('b')));
+    defer(() => [a, b].forEach((o) => o.subscription.unsubscribe()));
+    const first = await server.connections.next();
+    await framesOf(first, 'subscribe', 2);
+    for (let i = 1; i <= 3; i++) server.publish('a', `a${i}`);
+    server.publish('b', 'b1');
+    expect(await values(a.values, 3)).toEqual(['a1', 'a2', 'a3']);
+    expect(await b.values.next()).toBe('b1');
+    await server.stop();
+    for (let i = 4; i <= 6; i++) server.publish('a', `a${i}`); // published while the client is away
+    await server.start();
+    const second = await server.connections.next();
+    const subscribes = await framesOf(second, 'subscribe', 2);
+    expect(subscribes).toEqual([
+      { type: 'subscribe', channel: 'a', after: 3 },
+      { type: 'subscribe', channel: 'b', after: 1 }, // one channel's position never moves another's
+    ]);
+    server.publish('a', 'a7');
+    server.publish('b', 'b2');
+    expect(await values(a.values, 4)).toEqual(['a4', 'a5', 'a6', 'a7']);
+    expect(await b.values.next()).toBe('b2');
+    expect(a.values.size + b.values.size).toBe(0);
+  });
+
+  it('should not re-send a channel unsubscribed during backoff, and queue no unsubscribe for a dead socket', async () => {
+    const server = await protocolServer();
+    const { socket } = protocolClient(server.url, { backoff: { initialDelay: 50, jitter: 'none' } });
+    const keep = socket.channel(topic('keep')).subscribe();
+    const leave = socket.channel(topic('leave')).subscribe();
+    defer(() => keep.unsubscribe());
+    const first = await server.connections.next();
+    await framesOf(first, 'subscribe', 2);
+    await server.terminateAll();
+    await firstValueFrom(socket.status$.pipe(filter((st) => st.state === 'reconnecting')));
+    leave.unsubscribe(); // during the 50 ms wait
+    const added = socket.channel(topic('added')).subscribe(); // added while offline: included
+    defer(() => added.unsubscribe());
+    const second = await server.connections.next();
+    await open(socket);
+    const subscribes = await framesOf(second, 'subscribe', 2);
+    expect(subscribes.map((f) => (f as { channel: string }).channel)).toEqual(['keep', 'added']);
+    expect(second.received.filter((f) => f.type === 'unsubscribe')).toEqual([]);
+    expect(second.subscriptions()).toEqual(new Set(['keep', 'added']));
+  });
+
+  it('should error only the rejected channel', async () => {
+    const server = await protocolServer({ rejectChannels: ['forbidden'] });
+    const { socket } = protocolClient(server.url);
+    const ok = observe(socket.channel(topic('ok')));
+    const forbidden = observe(socket.channel(topic('forbidden')));
+    const alsoForbidden = observe(socket.channel(topic('forbidden')));
+    defer(() => ok.subscription.unsubscribe());
+    const error = await forbidden.error;
+    expect(isChannelRejectedError(error)).toBe(true);
+    expect(error).toMatchObject({ key: 'forbidden', response: { type: 'rejected', channel: 'forbidden' } });
+    expect(await alsoForbidden.error).toBe(error);
+    server.publish('ok', 1);
+    expect(await ok.values.next()).toBe(1);
+    expect(ok.stopped()).toBe(false);
+  });
+
+  it('should send nothing before the session is ready, then channels, then the outbox, in that order', async () => {
+    const server = await protocolServer({ prematureClose: 4401 });
+    const { socket } = protocolClient(server.url);
+    socket.send({ type: 'publish', id: 'p1', channel: 'x', data: 1 });
+    socket.send({ type: 'publish', id: 'p2', channel: 'x', data: 2 });
+    const sub = socket.channel(topic('x')).subscribe();
+    defer(() => sub.unsubscribe());
+    const conn = await server.connections.next();
+    await framesOf(conn, 'publish', 2);
+    expect(conn.received.map((f) => f.type)).toEqual(['hello', 'subscribe', 'publish', 'publish']);
+    expect(conn.premature).toEqual([]); // the server would have closed with 4401
+  });
+
+  it('should deliver every publish at least once across a drop while acks are outstanding', async () => {
+    const server = await protocolServer();
+    const { socket } = protocolClient(server.url);
+    const sub = socket.messages$.subscribe();
+    defer(() => sub.unsubscribe());
+    const first = await server.connections.next();
+    await open(socket);
+    server.pauseAcks(); // the server receives them, but the client never learns it
+    for (let i = 1; i <= 5; i++) socket.send({ type: 'publish', id: `m${i}`, channel: 'x', data: i });
+    await framesOf(first, 'publish', 5);
+    await server.terminateAll();
+    const second = await server.connections.next();
+    await framesOf(second, 'publish', 5);
+    expect(second.publishIds).toEqual(['m1', 'm2', 'm3', 'm4', 'm5']); // re-sent in order
+    expect(server.duplicatePublishIds()).toEqual(['m1', 'm2', 'm3', 'm4', 'm5']); // at least once
+  });
+});
+
+describe('createSocket connection-wide resume', () => {
+  const resumeClient = (url: string) =>
+    protocolClient(url, {
+      resume: { cursorOf: (m) => (m.type === 'msg' ? m.gseq : undefined), epochOf: (m) => (m.type === 'msg' ? m.epoch : undefined) },
+    });
+
+  it('should resume from the last gseq delivered before the drop, without duplicates', async () => {
+    const server = await protocolServer({ resume: 'connection' });
+    const { socket } = resumeClient(server.url);
+    const feed = observe(socket.channel(feedTopic()));
+    defer(() => feed.subscription.unsubscribe());
+    const first = await server.connections.next();
+    await framesOf(first, 'subscribe', 1);
+    for (let i = 1; i <= 3; i++) server.publish('feed', i);
+    expect(await values(feed.values, 3)).toEqual([1, 2, 3]);
+    await server.stop();
+    server.publish('feed', 4);
+    server.publish('feed', 5);
+    await server.start();
+    const second = await server.connections.next();
+    expect((await framesOf(second, 'hello', 1))[0]).toMatchObject({ type: 'hello', after: 3 });
+    server.publish('feed', 6);
+    expect(await values(feed.values, 3)).toEqual([4, 5, 6]);
+  });
+
+  it('should report a gap before any new data when the server cannot resume', async () => {
+    const server = await protocolServer({ resume: 'connection' });
+    const { socket, events } = resumeClient(server.url);
+    const seen: unknown[] = [];
+    const sub = socket.channel(feedTopic()).subscribe((v) => {
+      seen.push({ value: v, eventsSoFar: events.length });
+    });
+    defer(() => sub.unsubscribe());
+    const first = await server.connections.next();
+    await framesOf(first, 'subscribe', 1);
+    server.publish('feed', 1);
+    await firstValueFrom(socket.messages$.pipe(filter((m) => m.type === 'msg')));
+    await server.stop();
+    server.publish('feed', 'missed'); // the client never sees this one...
+    server.expireHistory(); // ...and the server can no longer replay it
+    await server.start();
+    const second = await server.connections.next();
+    await framesOf(second, 'subscribe', 1);
+    server.publish('feed', 2);
+    await firstValueFrom(socket.messages$.pipe(filter((m) => m.type === 'msg')));
+    expect(events).toEqual([{ type: 'gap', error: expect.objectContaining({ name: 'ResumeGapError', kind: 'epoch', previous: 1 }), channel: undefined }]);
+    expect(seen).toEqual([
+      { value: 1, eventsSoFar: 0 },
+      { value: 2, eventsSoFar: 1 }, // the gap was signalled before the new data
+    ]);
+  });
+});

@@ -98,6 +98,26 @@ describe('createSocket lifecycle', () => {
     expect(o.stopped()).toBe(false);
   });
 
+  it('should treat close 1012 (service restart) as a prompt reconnect, not a failure', async () => {
+    const s = await server();
+    const socket = createSocket<Frame, Frame>({
+      url: s.url,
+      WebSocketCtor: WebSocket,
+      backoff: { initialDelay: 20, maxDelay: 20 },
+      random: () => 0.25,
+      classify: () => 'stop', // were 1012 treated as a failure, this would end the client
+    });
+    const { statuses } = track(socket);
+    const o = observe(socket.messages$);
+    defer(() => o.subscription.unsubscribe());
+    const first = await s.connections.next();
+    await opened(socket);
+    first.socket.close(1012, 'restarting');
+    await s.connections.next();
+    expect(statuses.find((st) => st.state === 'reconnecting')).toMatchObject({ attempt: 1, delay: 5, cause: undefined });
+    expect(o.stopped()).toBe(false);
+  });
+
   it('should keep other subscribers and the connection going when one subscriber throws', async () => {
     const s = await server();
     const reported = new AsyncQueue<unknown>(); // rxjs reports subscriber errors asynchronously

@@ -382,6 +382,11 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
     if (rest.state !== 'closed') setStatus(rest as StatusState);
   }
 
+  /** The message's size for the byte bound: only computed when there is one. */
+  function sizeOf(message: Out): number {
+    return maxBytes === Infinity ? 0 : byteLength(serialize(message));
+  }
+
   function drop(item: Queued<Out>, reason: 'overflow' | 'expired' | 'closed'): void {
     counters.dropped++;
     events.next({ type: 'dropped', message: item.message, reason });
@@ -429,10 +434,15 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
     wire = undefined;
     if (inflight.size > 0) {
       const now = scheduler.now();
-      const resend = [...inflight.values()].map((message) => ({ message, at: now, bytes: 0 }));
+      const resend = [...inflight.values()].map((message) => ({ message, at: now, bytes: sizeOf(message) }));
       inflight.clear();
       if (final) for (const item of resend) drop(item, 'closed');
-      else outbox.unshift(...resend);
+      else {
+        // At-least-once: these go first, even past the outbox bounds (dropping them would
+        // break the promise); the bounds apply again to what is sent after them.
+        outbox.unshift(...resend);
+        for (const item of resend) outboxBytes += item.bytes;
+      }
     }
     if (unconfirmed.length > 0) {
       events.next({ type: 'unconfirmed', messages: unconfirmed });
@@ -452,8 +462,9 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
       const requestedResume = cursor?.current !== undefined;
       const sub = source.subscribe({
         next: (message) => {
-          if (!config.ack) unconfirmed = [];
-          else {
+          if (!config.ack) {
+            if (unconfirmed.length > 0) unconfirmed = []; // the peer was alive after those
+          } else {
             const acked = config.ack.ackOf(message);
             if (acked !== undefined) inflight.delete(acked);
           }
@@ -642,7 +653,7 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
       }
       const now = scheduler.now();
       expire(now);
-      const bytes = maxBytes === Infinity ? 0 : byteLength(serialize(message));
+      const bytes = sizeOf(message);
       const item: Queued<Out> = { message, at: now, bytes };
       if (maxMessages === 0 || bytes > maxBytes) {
         // It could never fit: reject it without evicting what is held.

@@ -6,9 +6,11 @@ import {
   type SchedulerLike,
   Subject,
   asyncScheduler,
+  type Subscription,
   catchError,
   defer,
   filter,
+  finalize,
   map,
   of,
   repeat,
@@ -17,6 +19,7 @@ import {
   throwError,
   timer,
 } from 'rxjs';
+import { fullJitterDelay } from '../operators/backoff.js';
 import { heartbeatTimeout } from '../operators/heartbeatTimeout.js';
 import { type CursorValue, createResumeCursor, resumeFrom, type ResumeCursor } from '../operators/resumeFrom.js';
 import { type RetryWithJitteredBackoffConfig, retryWithJitteredBackoff } from '../operators/retryWithJitteredBackoff.js';
@@ -32,6 +35,7 @@ import {
   isConnectionClosedError,
   isRetryableError,
 } from './errors.js';
+import { reportHookError } from './report.js';
 import { checkFunction, checkMs, checkScheduler } from './validate.js';
 
 /** How a failed connection is handled: resume the session, start a fresh one, or stop. */
@@ -188,6 +192,10 @@ export interface ChannelSpec<In, Out, T = In> {
   readonly project?: (message: In) => T;
   /** This channel's own resume position (a broker's per-topic offset), sent in `subscribe`. */
   readonly cursorOf?: (message: In) => CursorValue | undefined;
+  /** With `cursorOf`: the contiguity rule (e.g. `isNextInSequence`); a jump emits a `'gap'` event. */
+  readonly isNext?: (previous: CursorValue, next: CursorValue) => boolean;
+  /** With `cursorOf`: the message's epoch; a change resets the channel's position and emits a `'gap'` event. */
+  readonly epochOf?: (message: In) => unknown;
   /** Recognises the server's rejection of this channel: its subscribers get `ChannelRejectedError`. */
   readonly isRejection?: (message: In) => boolean;
 }
@@ -263,8 +271,12 @@ interface Queued<Out> {
 interface ChannelEntry<In, Out> {
   readonly spec: ChannelSpec<In, Out, unknown>;
   readonly cursor: ResumeCursor<In, CursorValue> | undefined;
-  readonly stream$: Observable<unknown>;
+  /** The channel's messages (filtered, deduplicated), shared by every local subscriber. */
+  readonly stream$: Observable<In>;
+  /** Set while the server refused it (or its subscribe() threw): never re-sent, no unsubscribe. */
   rejected: boolean;
+  /** Errors the channel's subscribers (and only them). */
+  fail: (error: unknown) => void;
 }
 
 const WHERE = 'createSocket';
@@ -350,7 +362,11 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
   let finalError: unknown;
   let closeRequest = { code: 1000, reason: '' };
   let ready = false;
+  let everReady = false;
   let wire: Subject<Out> | undefined; // the open socket's outgoing stream, while open
+  let onWireOpen: (() => void) | undefined; // arms the current attempt's session timeout
+  let healthy = false; // the current connection delivered data (not only its ready message)
+  let promptStreak = 0; // server-requested reconnects since the last healthy connection
   const outbox: Queued<Out>[] = [];
   let outboxBytes = 0;
   const inflight = new Map<string | number, Out>(); // sent, awaiting an ack (insertion ordered)
@@ -387,17 +403,24 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
     return maxBytes === Infinity ? 0 : byteLength(serialize(message));
   }
 
-  function drop(item: Queued<Out>, reason: 'overflow' | 'expired' | 'closed'): void {
-    counters.dropped++;
-    events.next({ type: 'dropped', message: item.message, reason });
+  /** Reports drops only once the outbox is consistent, so a handler may call send() again. */
+  function report(dropped: readonly Queued<Out>[], reason: 'overflow' | 'expired' | 'closed'): void {
+    if (dropped.length === 0) return;
+    counters.dropped += dropped.length;
+    touchCounters();
+    for (const item of dropped) events.next({ type: 'dropped', message: item.message, reason });
+  }
+
+  function takeOldest(): Queued<Out> {
+    const item = outbox.shift()!;
+    outboxBytes -= item.bytes;
+    return item;
   }
 
   function expire(now: number): void {
-    while (outbox.length > 0 && now - outbox[0]!.at >= ttl) {
-      const item = outbox.shift()!;
-      outboxBytes -= item.bytes;
-      drop(item, 'expired');
-    }
+    const expired: Queued<Out>[] = [];
+    while (outbox.length > 0 && now - outbox[0]!.at >= ttl) expired.push(takeOldest());
+    report(expired, 'expired');
   }
 
   /** Writes to the live socket; tracks the message for acks or unconfirmed reporting. */
@@ -410,43 +433,66 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
     wire!.next(message);
   }
 
+  /** True once any resume position (connection-wide or a channel's) exists. */
+  function hasPosition(): boolean {
+    if (cursor?.current !== undefined) return true;
+    for (const entry of channels.values()) if (entry.cursor?.current !== undefined) return true;
+    return false;
+  }
+
   function resetResume(): void {
     cursor?.reset();
     for (const entry of channels.values()) entry.cursor?.reset();
   }
 
+  /** Sends a channel's subscribe message; a throwing `subscribe()` fails that channel only. */
+  function subscribeChannel(entry: ChannelEntry<In, Out>): void {
+    let frame: Out;
+    try {
+      frame = entry.spec.subscribe(entry.cursor?.current);
+    } catch (error) {
+      entry.rejected = true;
+      entry.fail(error);
+      return;
+    }
+    write(frame, false);
+  }
+
   /** The session is ready: replay channels, then flush the outbox, in order. */
   function becomeReady(): void {
     ready = true;
-    for (const entry of channels.values()) if (!entry.rejected) write(entry.spec.subscribe(entry.cursor?.current), false);
-    expire(scheduler.now());
-    while (ready && outbox.length > 0) {
-      const item = outbox.shift()!;
-      outboxBytes -= item.bytes;
-      write(item.message, true);
+    everReady = true;
+    for (const entry of [...channels.values()]) {
+      if (!ready) return; // the socket went away during the replay
+      if (!entry.rejected) subscribeChannel(entry);
     }
-    setStatus({ state: 'open' });
+    expire(scheduler.now());
+    while (ready && outbox.length > 0) write(takeOldest().message, true);
+    if (ready) setStatus({ state: 'open' });
   }
 
   /** The socket is gone: at-least-once messages go back to the front of the outbox. */
   function connectionLost(): void {
     ready = false;
     wire = undefined;
+    onWireOpen = undefined;
     if (inflight.size > 0) {
       const now = scheduler.now();
       const resend = [...inflight.values()].map((message) => ({ message, at: now, bytes: sizeOf(message) }));
       inflight.clear();
-      if (final) for (const item of resend) drop(item, 'closed');
+      if (final) report(resend, 'closed');
       else {
-        // At-least-once: these go first, even past the outbox bounds (dropping them would
-        // break the promise); the bounds apply again to what is sent after them.
+        // At-least-once: these go first, even past the outbox bounds; being the oldest, they
+        // are the first a 'drop-oldest' overflow evicts (and reports).
         outbox.unshift(...resend);
         for (const item of resend) outboxBytes += item.bytes;
+        touchCounters();
       }
     }
     if (unconfirmed.length > 0) {
-      events.next({ type: 'unconfirmed', messages: unconfirmed });
+      const messages = unconfirmed;
       unconfirmed = [];
+      events.next({ type: 'unconfirmed', messages });
     }
   }
 
@@ -456,29 +502,43 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
   /** Per attempt: hold everything until the session is ready; turn server requests into completion. */
   const gate: MonoTypeOperatorFunction<In> = (source) =>
     new Observable<In>((subscriber) => {
-      const timeout = session
-        ? scheduler.schedule(() => subscriber.error(new SessionTimeoutError(sessionTimeout)), sessionTimeout)
-        : undefined;
-      const requestedResume = cursor?.current !== undefined;
+      let timeout: Subscription | undefined;
+      // The session timeout runs from open (when the outgoing stream is subscribed) to ready.
+      if (session) {
+        onWireOpen = () => {
+          timeout = scheduler.schedule(() => subscriber.error(new SessionTimeoutError(sessionTimeout)), sessionTimeout);
+        };
+      }
+      const requestedResume = hasPosition();
+      healthy = false;
       const sub = source.subscribe({
         next: (message) => {
-          if (!config.ack) {
-            if (unconfirmed.length > 0) unconfirmed = []; // the peer was alive after those
-          } else {
-            const acked = config.ack.ackOf(message);
-            if (acked !== undefined) inflight.delete(acked);
-          }
-          if (!ready) {
-            if (!session?.isReady(message)) return; // pre-session chatter is the handshake's
-            timeout?.unsubscribe();
-            if (requestedResume && session.isResumed && !session.isResumed(message)) {
-              const previous = cursor?.current;
-              resetResume();
-              events.next({ type: 'gap', error: new ResumeGapError('epoch', previous, undefined), channel: undefined });
+          // User hooks (ackOf, isReady, isResumed, isReconnectRequest) run here: a throw ends
+          // this attempt with that error instead of escaping into the socket.
+          try {
+            if (!config.ack) {
+              if (unconfirmed.length > 0) unconfirmed = []; // the peer was alive after those
+            } else {
+              const acked = config.ack.ackOf(message);
+              if (acked !== undefined) inflight.delete(acked);
             }
-            becomeReady();
-          } else if (config.isReconnectRequest?.(message)) {
-            subscriber.complete();
+            if (!ready) {
+              if (!session?.isReady(message)) return; // pre-session chatter is the handshake's
+              timeout?.unsubscribe();
+              if (requestedResume && session.isResumed && !session.isResumed(message)) {
+                const previous = cursor?.current;
+                resetResume();
+                events.next({ type: 'gap', error: new ResumeGapError('epoch', previous, undefined), channel: undefined });
+              }
+              becomeReady();
+            } else if (config.isReconnectRequest?.(message)) {
+              subscriber.complete();
+              return;
+            } else {
+              healthy = true;
+            }
+          } catch (error) {
+            subscriber.error(error);
             return;
           }
           subscriber.next(message);
@@ -496,7 +556,8 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
     const live = new Subject<Out>();
     const sub = live.subscribe(subscriber);
     wire = live;
-    if (!session) becomeReady();
+    if (session) onWireOpen?.();
+    else becomeReady();
     return () => {
       sub.unsubscribe();
       connectionLost();
@@ -506,6 +567,7 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
   const attempt$ = defer(() => {
     if (final) return EMPTY;
     setStatus({ state: 'connecting' });
+    if (final) return EMPTY; // a status subscriber may have closed the client
     return connect<In, Out>({
       url: config.url,
       ...(config.protocols !== undefined ? { protocols: config.protocols } : {}),
@@ -529,6 +591,11 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
   });
 
   const heartbeat = config.heartbeat;
+  const backoffOptions = {
+    initialDelay,
+    maxDelay: config.backoff?.maxDelay ?? Math.max(30_000, initialDelay),
+    factor: config.backoff?.factor ?? 2,
+  };
   const shared$ = attempt$.pipe(
     heartbeat
       ? heartbeatTimeout<In>({
@@ -561,51 +628,61 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
       },
     }),
     // A server's reconnect request (or 1012) completes the attempt: come back promptly, with
-    // a little jitter so that a restarting server is not stormed.
+    // full jitter so that a restarting server is not stormed, and backing off like any retry
+    // while connections keep ending that way before they delivered anything.
     repeat({
       delay: () => {
         if (final) return EMPTY;
-        const delay = Math.floor(Math.min(1, Math.max(0, random())) * initialDelay);
+        promptStreak = healthy ? 1 : promptStreak + 1;
+        const delay = fullJitterDelay(promptStreak, backoffOptions, random);
         counters.reconnects++;
-        setStatus({ state: 'reconnecting', attempt: 1, delay, cause: undefined, nextAttemptAt: scheduler.now() + delay });
+        setStatus({ state: 'reconnecting', attempt: promptStreak, delay, cause: undefined, nextAttemptAt: scheduler.now() + delay });
         return timer(delay, scheduler);
       },
+    }),
+    // close() ends the connection at once, even while nobody is subscribed during linger.
+    takeUntil(closed$),
+    finalize(() => {
+      if (!final) setStatus({ state: 'idle' });
     }),
     share({
       connector: () => new Subject<In>(),
       resetOnError: true,
       resetOnComplete: true,
-      resetOnRefCountZero: () => {
-        if (!final) setStatus({ state: 'idle' });
-        return final || linger === 0 ? of(true) : timer(linger, scheduler);
-      },
+      resetOnRefCountZero: () => (final || linger === 0 ? of(true) : timer(linger, scheduler)),
     }),
   );
 
-  const messages$ = defer(() =>
-    final ? (finalError !== undefined ? throwError(() => finalError) : EMPTY) : shared$.pipe(takeUntil(closed$)),
-  );
+  const messages$ = defer(() => (final ? (finalError !== undefined ? throwError(() => finalError) : EMPTY) : shared$));
 
   /** Terminal: everything ends with `error` (a failure) or completes (`close()`). */
   function end(error: unknown): void {
     final = true;
     finalError = error;
-    for (const item of outbox.splice(0)) drop(item, 'closed');
+    const dropped = outbox.splice(0);
     outboxBytes = 0;
     status.next({ state: 'closed', reason: error === undefined ? 'client' : 'error', error, ...countersNow() });
+    report(dropped, 'closed');
   }
 
   function channelEntry(spec: ChannelSpec<In, Out, unknown>): ChannelEntry<In, Out> {
     const existing = channels.get(spec.key);
     if (existing) return existing;
     const entryCursor = spec.cursorOf
-      ? createResumeCursor<In, CursorValue>({ cursorOf: spec.cursorOf })
+      ? createResumeCursor<In, CursorValue>({
+          cursorOf: spec.cursorOf,
+          ...(spec.isNext ? { isNext: spec.isNext } : {}),
+          ...(spec.epochOf ? { epochOf: spec.epochOf } : {}),
+        })
       : undefined;
     const entry: ChannelEntry<In, Out> = {
       spec,
       cursor: entryCursor,
       rejected: false,
-      stream$: new Observable<unknown>((subscriber) => {
+      fail: () => {},
+      stream$: new Observable<In>((subscriber) => {
+        entry.rejected = false;
+        entry.fail = (error) => subscriber.error(error);
         const sub = messages$
           .pipe(
             filter((message) => {
@@ -618,15 +695,19 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
             entryCursor
               ? resumeFrom(entryCursor, { onGap: (error) => events.next({ type: 'gap', error, channel: spec.key }) })
               : (source) => source,
-            map((message) => (spec.project ? spec.project(message) : message)),
           )
           .subscribe(subscriber);
         channels.set(spec.key, entry);
-        if (ready) write(spec.subscribe(entryCursor?.current), false);
+        if (ready && !subscriber.closed) subscribeChannel(entry);
         return () => {
           sub.unsubscribe();
-          channels.delete(spec.key);
-          if (ready && !entry.rejected && spec.unsubscribe) write(spec.unsubscribe(), false);
+          if (channels.get(spec.key) === entry) channels.delete(spec.key);
+          if (!ready || entry.rejected || !spec.unsubscribe) return;
+          try {
+            write(spec.unsubscribe(), false);
+          } catch (error) {
+            reportHookError(error);
+          }
         };
       }).pipe(share({ resetOnError: true, resetOnComplete: true, resetOnRefCountZero: true })),
     };
@@ -643,7 +724,14 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
       }
       checkFunction(`${WHERE}: channel`, 'subscribe', spec.subscribe);
       checkFunction(`${WHERE}: channel`, 'matches', spec.matches);
-      return defer(() => channelEntry(spec as ChannelSpec<In, Out, unknown>).stream$ as Observable<T>);
+      checkFunction(`${WHERE}: channel`, 'project', spec.project);
+      const { project } = spec;
+      // The server subscription (and its resume position) is shared by key; the projection
+      // belongs to each channel() call.
+      return defer(() => {
+        const stream$ = channelEntry(spec as ChannelSpec<In, Out, unknown>).stream$;
+        return project ? stream$.pipe(map(project)) : (stream$ as unknown as Observable<T>);
+      });
     },
     send(message: Out): void {
       if (final) throw new ClientClosedError(finalError === undefined ? undefined : { cause: finalError });
@@ -658,24 +746,22 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
       if (maxMessages === 0 || bytes > maxBytes) {
         // It could never fit: reject it without evicting what is held.
         if (overflow === 'error') throw new OutboxOverflowError(message);
-        drop(item, 'overflow');
-        touchCounters();
+        report([item], 'overflow');
         return;
       }
+      const evicted: Queued<Out>[] = [];
       while (outbox.length >= maxMessages || outboxBytes + bytes > maxBytes) {
         if (overflow === 'error') throw new OutboxOverflowError(message);
         if (overflow === 'drop-newest') {
-          drop(item, 'overflow');
-          touchCounters();
+          report([item], 'overflow');
           return;
         }
-        const oldest = outbox.shift()!;
-        outboxBytes -= oldest.bytes;
-        drop(oldest, 'overflow');
+        evicted.push(takeOldest());
       }
       outbox.push(item);
       outboxBytes += bytes;
       touchCounters();
+      report(evicted, 'overflow');
     },
     close(code = 1000, reason = ''): void {
       if (final) return;
@@ -683,9 +769,6 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
       closeRequest = { code, reason };
       end(undefined);
       closed$.next();
-      closed$.complete();
-      events.complete();
-      status.complete();
     },
   };
 }

@@ -1,4 +1,4 @@
-import { Observable, type SchedulerLike, type Subscriber, Subscription, asyncScheduler, config as rxjsConfig } from 'rxjs';
+import { Observable, type SchedulerLike, type Subscriber, Subscription, asyncScheduler } from 'rxjs';
 import { assertValidClose } from './closeCodes.js';
 import {
   ConnectionClosedError,
@@ -7,6 +7,7 @@ import {
   HeartbeatTimeoutError,
   OpenTimeoutError,
 } from './errors.js';
+import { reportHookError } from './report.js';
 import { MAX_TIMER_DELAY, checkFunction, checkMs, checkScheduler } from './validate.js';
 import {
   CONNECTING,
@@ -159,15 +160,6 @@ const MISSING_WEBSOCKET =
 
 const noop = (): void => {};
 
-/**
- * Reports an error thrown by a user hook where nobody can catch it, without letting it
- * escape into the socket's event dispatch: rxjs's `config.onUnhandledError` when set,
- * `console.error` otherwise.
- */
-function reportHookError(error: unknown): void {
-  if (rxjsConfig.onUnhandledError) rxjsConfig.onUnhandledError(error);
-  else console.error(error);
-}
 
 /**
  * `ws` fails the connection itself when a frame breaks the protocol, then reports close code

@@ -1,7 +1,15 @@
 import { filter, firstValueFrom } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { type ChannelSpec, type RxSocket, type SocketConfig, type SocketEvent, createSocket, isChannelRejectedError } from '../../src/index.js';
+import {
+  type ChannelSpec,
+  type RxSocket,
+  type SocketConfig,
+  type SocketEvent,
+  createSocket,
+  isChannelRejectedError,
+  isNextInSequence,
+} from '../../src/index.js';
 import { useDisposer } from '../helpers/dispose.js';
 import { observe } from '../helpers/observe.js';
 import {
@@ -219,7 +227,8 @@ describe('createSocket channels', () => {
 describe('createSocket connection-wide resume', () => {
   const resumeClient = (url: string) =>
     protocolClient(url, {
-      resume: { cursorOf: (m) => (m.type === 'msg' ? m.gseq : undefined), epochOf: (m) => (m.type === 'msg' ? m.epoch : undefined) },
+      // No epochOf: a refused resume must be caught by session.isResumed alone.
+      resume: { cursorOf: (m) => (m.type === 'msg' ? m.gseq : undefined) },
     });
 
   it('should resume from the last gseq delivered before the drop, without duplicates', async () => {
@@ -266,5 +275,61 @@ describe('createSocket connection-wide resume', () => {
       { value: 1, eventsSoFar: 0 },
       { value: 2, eventsSoFar: 1 }, // the gap was signalled before the new data
     ]);
+  });
+});
+
+describe('createSocket per-channel resume discontinuities', () => {
+  const strictTopic = (name: string): ChannelSpec<ServerFrame, ClientFrame, unknown> => ({
+    ...topic(name),
+    isNext: isNextInSequence,
+    epochOf: (m) => (m.type === 'msg' ? m.epoch : undefined),
+  });
+
+  it('should deliver a new epoch from its start, after a gap event, instead of dropping it as replayed', async () => {
+    const server = await protocolServer();
+    const { socket, events } = protocolClient(server.url);
+    const a = observe(socket.channel(strictTopic('a')));
+    defer(() => a.subscription.unsubscribe());
+    const first = await server.connections.next();
+    await framesOf(first, 'subscribe', 1);
+    for (let i = 1; i <= 3; i++) server.publish('a', `old${i}`);
+    expect(await values(a.values, 3)).toEqual(['old1', 'old2', 'old3']);
+    server.newEpoch(); // sequences restart at 1, sessions forgotten
+    await server.terminateAll();
+    const second = await server.connections.next();
+    await framesOf(second, 'subscribe', 1);
+    expect(second.received.find((f) => f.type === 'subscribe')).toEqual({ type: 'subscribe', channel: 'a' }); // position reset
+    server.publish('a', 'new1'); // seq 1 again: new, not a duplicate of old1
+    expect(await a.values.next()).toBe('new1');
+    expect(events.filter((e) => e.type === 'gap')).toHaveLength(1);
+  });
+
+  it("should signal a gap in one channel's sequence before the data after it", async () => {
+    const server = await protocolServer({ historyLimit: 2 });
+    const { socket, events } = protocolClient(server.url);
+    const seen: Array<{ value: unknown; gapsSoFar: number }> = [];
+    const sub = socket.channel(strictTopic('a')).subscribe((value) => {
+      seen.push({ value, gapsSoFar: events.filter((e) => e.type === 'gap').length });
+    });
+    defer(() => sub.unsubscribe());
+    const first = await server.connections.next();
+    await framesOf(first, 'subscribe', 1);
+    server.publish('a', 'v1');
+    await firstValueFrom(socket.messages$.pipe(filter((m) => m.type === 'msg')));
+    await server.stop();
+    for (let i = 2; i <= 6; i++) server.publish('a', `v${i}`); // only v5, v6 stay in history
+    await server.start();
+    const second = await server.connections.next();
+    await framesOf(second, 'subscribe', 1);
+    server.publish('a', 'v7');
+    await firstValueFrom(socket.messages$.pipe(filter((m) => m.type === 'msg')));
+    expect(seen).toEqual([
+      { value: 'v1', gapsSoFar: 0 },
+      { value: 'v7', gapsSoFar: 1 },
+    ]);
+    expect(events.find((e) => e.type === 'gap')).toMatchObject({
+      channel: 'a',
+      error: { name: 'ResumeGapError', kind: 'gap', previous: 1, received: 7 },
+    });
   });
 });

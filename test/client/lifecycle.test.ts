@@ -51,7 +51,7 @@ describe('createSocket lifecycle', () => {
     expect(s.accepted()).toBe(1);
   });
 
-  it('should reconnect exactly once when a reconnect request, a close and a heartbeat deadline coincide', async () => {
+  it('should reconnect exactly once when a reconnect request is followed at once by a close', async () => {
     const s = await server();
     const socket = createSocket<Frame, Frame>({
       url: s.url,

@@ -77,3 +77,215 @@ describe('createSocket in virtual time', () => {
     });
   });
 });
+
+describe('createSocket in virtual time: review findings', () => {
+  const x = (n: number) => ({ type: 'msg', channel: 'x', n });
+  const channelX = {
+    key: 'x',
+    subscribe: () => ({ type: 'subscribe', channel: 'x' }),
+    matches: (m: Frame) => m.channel === 'x',
+  };
+
+  it('should open exactly one new socket when a reconnect request, a close and a heartbeat deadline land on the same frame', () => {
+    const scheduler = testScheduler();
+    scheduler.run(({ cold }) => {
+      const sockets = scriptedSockets(scheduler, cold, [
+        { marbles: '-o---(r#)', values: { r: { type: 'reconnect' } } }, // all at 5: request, close...
+        { marbles: '-o' },
+      ]);
+      const socket = createSocket<Frame, Frame>({
+        url: 'ws://test/',
+        socketFactory: sockets.factory,
+        heartbeat: { timeout: 5 }, // ...and the heartbeat deadline
+        isReconnectRequest: (m) => m.type === 'reconnect',
+        backoff: { initialDelay: 4, jitter: 'none' },
+        random: () => 0.5,
+      });
+      const reconnecting: number[] = [];
+      socket.status$.subscribe((st) => st.state === 'reconnecting' && reconnecting.push(scheduler.now()));
+      socket.messages$.subscribe();
+      scheduler.schedule(() => socket.close(), 9); // before the new socket's own heartbeat deadline
+      scheduler.flush();
+      expect(sockets.created).toEqual([0, 7]); // one new socket, 2 ms (half of 4) after the request
+      expect(reconnecting).toEqual([5]);
+    });
+  });
+
+  it('should stay open during linger, report idle only when the socket really closes, and reuse it on return', () => {
+    const scheduler = testScheduler();
+    scheduler.run(({ cold }) => {
+      const sockets = scriptedSockets(scheduler, cold, [{ marbles: '-o' }]);
+      const socket = createSocket<Frame, Frame>({ url: 'ws://test/', socketFactory: sockets.factory, linger: 10 });
+      const statuses: Array<[number, SocketStatus['state']]> = [];
+      socket.status$.subscribe((st) => statuses.push([scheduler.now(), st.state]));
+      const first = socket.messages$.subscribe();
+      scheduler.schedule(() => first.unsubscribe(), 5);
+      let second: { unsubscribe(): void } | undefined;
+      scheduler.schedule(() => (second = socket.messages$.subscribe()), 12); // back within 10 ms of leaving
+      scheduler.schedule(() => second?.unsubscribe(), 20);
+      scheduler.flush();
+      expect(sockets.created).toEqual([0]); // reused
+      expect(sockets.closed).toEqual([{ frame: 30, connection: 0, code: 4000 }]); // 10 ms after the last left
+      expect(statuses).toEqual([
+        [0, 'idle'],
+        [0, 'connecting'],
+        [1, 'open'],
+        [30, 'idle'],
+      ]);
+    });
+  });
+
+  it('should close at once when close() is called during linger', () => {
+    const scheduler = testScheduler();
+    scheduler.run(({ cold }) => {
+      const sockets = scriptedSockets(scheduler, cold, [{ marbles: '-o' }]);
+      const socket = createSocket<Frame, Frame>({ url: 'ws://test/', socketFactory: sockets.factory, linger: 10_000 });
+      const sub = socket.messages$.subscribe();
+      scheduler.schedule(() => sub.unsubscribe(), 5);
+      scheduler.schedule(() => socket.close(4100, 'bye'), 6);
+      scheduler.flush();
+      expect(sockets.closed).toEqual([{ frame: 6, connection: 0, code: 4100 }]);
+    });
+  });
+
+  it('should create no socket when a status subscriber closes the client on connecting', () => {
+    const scheduler = testScheduler();
+    scheduler.run(({ cold }) => {
+      const sockets = scriptedSockets(scheduler, cold, [{ marbles: '-o' }]);
+      const socket = createSocket<Frame, Frame>({ url: 'ws://test/', socketFactory: sockets.factory });
+      socket.status$.subscribe((st) => st.state === 'connecting' && socket.close());
+      let completed = false;
+      socket.messages$.subscribe({ complete: () => (completed = true) });
+      scheduler.flush();
+      expect(sockets.created).toEqual([]);
+      expect(completed).toBe(true);
+    });
+  });
+
+  it('should replay the closed status to late subscribers after close()', () => {
+    const socket = createSocket<Frame, Frame>({ url: 'ws://test/' });
+    socket.close();
+    const seen: SocketStatus[] = [];
+    socket.status$.subscribe((st) => seen.push(st));
+    expect(seen).toEqual([{ state: 'closed', reason: 'client', error: undefined, reconnects: 0, buffered: 0, dropped: 0 }]);
+  });
+
+  it("should fail only the channel whose subscribe() throws during replay, and still flush the rest", () => {
+    const scheduler = testScheduler();
+    scheduler.run(({ cold }) => {
+      const sockets = scriptedSockets(scheduler, cold, [{ marbles: '-o' }]);
+      const socket = createSocket<Frame, Frame>({ url: 'ws://test/', socketFactory: sockets.factory });
+      const bug = new Error('subscribe bug');
+      const errors: unknown[] = [];
+      socket
+        .channel({ ...channelX, key: 'bad', subscribe: () => { throw bug; } })
+        .subscribe({ error: (e: unknown) => errors.push(e) });
+      socket.channel(channelX).subscribe();
+      socket.send({ type: 'order', n: 1 });
+      let state: string | undefined;
+      socket.status$.subscribe((st) => (state = st.state));
+      scheduler.flush();
+      expect(errors).toEqual([bug]);
+      expect(sockets.sent.map((s) => s.data)).toEqual([{ type: 'subscribe', channel: 'x' }, { type: 'order', n: 1 }]);
+      expect(state).toBe('open');
+    });
+  });
+
+  it('should turn a throwing isReady into a retried attempt, not an escaped exception', () => {
+    const scheduler = testScheduler();
+    scheduler.run(({ cold }) => {
+      const sockets = scriptedSockets(scheduler, cold, [
+        { marbles: '-o-r', values: { r: { type: 'ready' } } },
+        { marbles: '-o-r', values: { r: { type: 'ready' } } },
+      ]);
+      const bug = new Error('isReady bug');
+      let calls = 0;
+      const socket = createSocket<Frame, Frame>({
+        url: 'ws://test/',
+        socketFactory: sockets.factory,
+        session: {
+          hello: () => [],
+          isReady: () => {
+            if (++calls === 1) throw bug;
+            return true;
+          },
+        },
+        backoff: { initialDelay: 4, jitter: 'none' },
+      });
+      const causes: unknown[] = [];
+      socket.status$.subscribe((st) => st.state === 'reconnecting' && causes.push(st.cause));
+      socket.messages$.subscribe();
+      scheduler.flush();
+      expect(causes).toEqual([bug]);
+      expect(sockets.created).toEqual([0, 7]);
+    });
+  });
+
+  it('should back off prompt reconnects while every connection ends with 1012 before delivering data', () => {
+    const scheduler = testScheduler();
+    scheduler.run(({ cold }) => {
+      const restart = { marbles: '-o-#', close: { code: 1012 } };
+      const sockets = scriptedSockets(scheduler, cold, [restart, restart, restart, restart, { marbles: '-o' }]);
+      const socket = createSocket<Frame, Frame>({
+        url: 'ws://test/',
+        socketFactory: sockets.factory,
+        backoff: { initialDelay: 4, factor: 2, maxDelay: 100 },
+        random: () => 0.5,
+      });
+      const delays: number[] = [];
+      socket.status$.subscribe((st) => st.state === 'reconnecting' && delays.push(st.delay));
+      socket.messages$.subscribe();
+      scheduler.flush();
+      expect(delays).toEqual([2, 4, 8, 16]); // half of 4, 8, 16, 32: growing, not 2 forever
+    });
+  });
+
+  it('should count the session timeout from open, not from the start of the attempt', () => {
+    const scheduler = testScheduler();
+    scheduler.run(({ cold }) => {
+      // opens at 8, ready at 13: 5 ms after open, 13 after the attempt started
+      const sockets = scriptedSockets(scheduler, cold, [{ marbles: '--------o----r', values: { r: { type: 'ready' } } }]);
+      const socket = createSocket<Frame, Frame>({
+        url: 'ws://test/',
+        socketFactory: sockets.factory,
+        session: { hello: () => [], isReady: (m) => m.type === 'ready', timeout: 10 },
+      });
+      const states: string[] = [];
+      socket.status$.subscribe((st) => states.push(st.state));
+      socket.messages$.subscribe();
+      scheduler.flush();
+      expect(states).toEqual(['idle', 'connecting', 'open']);
+      expect(sockets.created).toEqual([0]);
+    });
+  });
+
+  it('should apply each channel() call its own project, over one shared server subscription', () => {
+    const scheduler = testScheduler();
+    scheduler.run(({ cold, expectObservable }) => {
+      const sockets = scriptedSockets(scheduler, cold, [{ marbles: '-o-a', values: { a: x(5) } }]);
+      const socket = createSocket<Frame, Frame>({ url: 'ws://test/', socketFactory: sockets.factory });
+      expectObservable(socket.channel({ ...channelX, project: (m) => m.n }), '^ 9ms !').toBe('---a', { a: 5 });
+      expectObservable(socket.channel({ ...channelX, project: (m) => `n=${m.n}` }), '^ 9ms !').toBe('---a', { a: 'n=5' });
+      scheduler.flush();
+      expect(sockets.sent.filter((s) => (s.data as Frame).type === 'subscribe')).toHaveLength(1);
+    });
+  });
+
+  it('should let an events$ handler send() again on a drop without corrupting the outbox', () => {
+    const socket = createSocket<Frame, Frame>({ url: 'ws://test/', outbox: { maxMessages: 2 } });
+    const dropped: number[] = [];
+    let buffered = -1;
+    socket.status$.subscribe((st) => (buffered = st.buffered));
+    socket.events$.subscribe((e) => {
+      if (e.type !== 'dropped') return;
+      dropped.push(e.message.n!);
+      if (e.message.n === 1) socket.send({ type: 'retry', n: 100 }); // re-queue once
+    });
+    for (let n = 1; n <= 3; n++) socket.send({ type: 'order', n });
+    // 3 evicts 1; the handler's 100 evicts 2: two drops, two messages held, still FIFO.
+    expect(dropped).toEqual([1, 2]);
+    expect(buffered).toBe(2);
+    socket.close(); // reports what is held, in outbox order
+    expect(dropped).toEqual([1, 2, 3, 100]);
+  });
+});

@@ -16,6 +16,8 @@ export interface ScriptedSockets {
   readonly sent: Array<{ readonly frame: number; readonly connection: number; readonly data: unknown }>;
   /** Virtual times at which each connection was created. */
   readonly created: number[];
+  /** Closes the client asked for, with their virtual time. */
+  readonly closed: Array<{ readonly frame: number; readonly connection: number; readonly code: number | undefined }>;
 }
 
 /**
@@ -30,6 +32,7 @@ export function scriptedSockets(
 ): ScriptedSockets {
   const sent: ScriptedSockets['sent'] = [];
   const created: number[] = [];
+  const closed: ScriptedSockets['closed'] = [];
   const factory = (): WebSocketLike => {
     const index = created.length;
     const script = scripts[index];
@@ -44,7 +47,8 @@ export function scriptedSockets(
       onerror: null,
       onclose: null,
       send: (data) => sent.push({ frame: scheduler.now(), connection: index, data: JSON.parse(String(data)) }),
-      close: () => {
+      close: (code?: number) => {
+        closed.push({ frame: scheduler.now(), connection: index, code });
         events.unsubscribe();
         (socket as { readyState: number }).readyState = 3;
       },
@@ -63,5 +67,5 @@ export function scriptedSockets(
     });
     return socket;
   };
-  return { factory, sent, created };
+  return { factory, sent, created, closed };
 }

@@ -275,6 +275,10 @@ interface ChannelEntry<In, Out> {
   readonly stream$: Observable<In>;
   /** Set while the server refused it (or its subscribe() threw): never re-sent, no unsubscribe. */
   rejected: boolean;
+  /** The current activation of `stream$`: a teardown of an older one must not unregister it. */
+  owner: object | undefined;
+  /** Its subscribe message went out on the current connection (so leaving sends an unsubscribe). */
+  live: boolean;
   /** Errors the channel's subscribers (and only them). */
   fail: (error: unknown) => void;
 }
@@ -366,7 +370,7 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
   let wire: Subject<Out> | undefined; // the open socket's outgoing stream, while open
   let onWireOpen: (() => void) | undefined; // arms the current attempt's session timeout
   let healthy = false; // the current connection delivered data (not only its ready message)
-  let promptStreak = 0; // server-requested reconnects since the last healthy connection
+  let promptStreak = 0; // server-requested reconnects since a connection last delivered data
   const outbox: Queued<Out>[] = [];
   let outboxBytes = 0;
   const inflight = new Map<string | number, Out>(); // sent, awaiting an ack (insertion ordered)
@@ -392,10 +396,9 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
     if (status.value.state === 'closed') return;
     status.next({ ...next, ...countersNow() } as SocketStatus);
   }
-  /** Re-publishes the current state with fresh counters. */
+  /** Re-publishes the current state with fresh counters (a closed status included). */
   function touchCounters(): void {
-    const { reconnects, buffered, dropped, ...rest } = status.value;
-    if (rest.state !== 'closed') setStatus(rest as StatusState);
+    status.next({ ...status.value, ...countersNow() });
   }
 
   /** The message's size for the byte bound: only computed when there is one. */
@@ -456,6 +459,7 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
       return;
     }
     write(frame, false);
+    entry.live = true;
   }
 
   /** The session is ready: replay channels, then flush the outbox, in order. */
@@ -464,16 +468,21 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
     everReady = true;
     for (const entry of [...channels.values()]) {
       if (!ready) return; // the socket went away during the replay
-      if (!entry.rejected) subscribeChannel(entry);
+      // A hook run by an earlier channel may have removed this one meanwhile.
+      if (channels.get(entry.spec.key) === entry && !entry.rejected) subscribeChannel(entry);
     }
     expire(scheduler.now());
-    while (ready && outbox.length > 0) write(takeOldest().message, true);
+    while (ready && outbox.length > 0) {
+      write(outbox[0]!.message, true); // a throwing ack.idOf leaves the message queued, not lost
+      takeOldest();
+    }
     if (ready) setStatus({ state: 'open' });
   }
 
   /** The socket is gone: at-least-once messages go back to the front of the outbox. */
   function connectionLost(): void {
     ready = false;
+    for (const entry of channels.values()) entry.live = false;
     wire = undefined;
     onWireOpen = undefined;
     if (inflight.size > 0) {
@@ -534,8 +543,9 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
             } else if (config.isReconnectRequest?.(message)) {
               subscriber.complete();
               return;
-            } else {
+            } else if (!healthy) {
               healthy = true;
+              promptStreak = 0;
             }
           } catch (error) {
             subscriber.error(error);
@@ -633,7 +643,7 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
     repeat({
       delay: () => {
         if (final) return EMPTY;
-        promptStreak = healthy ? 1 : promptStreak + 1;
+        promptStreak++;
         const delay = fullJitterDelay(promptStreak, backoffOptions, random);
         counters.reconnects++;
         setStatus({ state: 'reconnecting', attempt: promptStreak, delay, cause: undefined, nextAttemptAt: scheduler.now() + delay });
@@ -659,10 +669,12 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
   function end(error: unknown): void {
     final = true;
     finalError = error;
+    ready = false; // channel teardowns that follow send no unsubscribe: the socket is closing
     const dropped = outbox.splice(0);
     outboxBytes = 0;
+    counters.dropped += dropped.length;
     status.next({ state: 'closed', reason: error === undefined ? 'client' : 'error', error, ...countersNow() });
-    report(dropped, 'closed');
+    for (const item of dropped) events.next({ type: 'dropped', message: item.message, reason: 'closed' });
   }
 
   function channelEntry(spec: ChannelSpec<In, Out, unknown>): ChannelEntry<In, Out> {
@@ -679,15 +691,21 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
       spec,
       cursor: entryCursor,
       rejected: false,
+      owner: undefined,
+      live: false,
       fail: () => {},
       stream$: new Observable<In>((subscriber) => {
+        // A subscriber may re-subscribe synchronously from an error (retry()), before the
+        // previous activation's teardown has run: that teardown must leave this one alone.
+        const token = {};
+        entry.owner = token;
         entry.rejected = false;
         entry.fail = (error) => subscriber.error(error);
         const sub = messages$
           .pipe(
             filter((message) => {
               if (spec.isRejection?.(message)) {
-                entry.rejected = true;
+                if (entry.owner === token) entry.rejected = true;
                 throw new ChannelRejectedError(spec.key, message);
               }
               return spec.matches(message);
@@ -701,8 +719,12 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
         if (ready && !subscriber.closed) subscribeChannel(entry);
         return () => {
           sub.unsubscribe();
+          if (entry.owner !== token) return;
+          entry.owner = undefined;
           if (channels.get(spec.key) === entry) channels.delete(spec.key);
-          if (!ready || entry.rejected || !spec.unsubscribe) return;
+          const wasLive = entry.live;
+          entry.live = false;
+          if (!ready || !wasLive || entry.rejected || !spec.unsubscribe) return;
           try {
             write(spec.unsubscribe(), false);
           } catch (error) {

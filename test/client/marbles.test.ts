@@ -1,3 +1,4 @@
+import { retry } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import { type SocketStatus, createSocket } from '../../src/index.js';
@@ -287,5 +288,147 @@ describe('createSocket in virtual time: review findings', () => {
     expect(buffered).toBe(2);
     socket.close(); // reports what is held, in outbox order
     expect(dropped).toEqual([1, 2, 3, 100]);
+  });
+});
+
+describe('createSocket in virtual time: second review', () => {
+  const channel = (key: string, extra: object = {}) => ({
+    key,
+    subscribe: () => ({ type: 'subscribe', channel: key }),
+    unsubscribe: () => ({ type: 'unsubscribe', channel: key }),
+    matches: (m: Frame) => m.channel === key,
+    isRejection: (m: Frame) => m.type === 'rejected' && m.channel === key,
+    ...extra,
+  });
+  const frames = (sockets: { sent: ReadonlyArray<{ frame: number; data: unknown }> }) =>
+    sockets.sent.map((s) => [s.frame, (s.data as Frame).type, (s.data as Frame).channel]);
+
+  it('should keep a channel that its subscriber re-subscribes synchronously after a rejection', () => {
+    const scheduler = testScheduler();
+    scheduler.run(({ cold }) => {
+      const sockets = scriptedSockets(scheduler, cold, [
+        { marbles: '-o-r', values: { r: { type: 'rejected', channel: 'x' } } },
+      ]);
+      const socket = createSocket<Frame, Frame>({ url: 'ws://test/', socketFactory: sockets.factory });
+      const errors: unknown[] = [];
+      socket
+        .channel(channel('x'))
+        .pipe(retry(1))
+        .subscribe({ error: (e: unknown) => errors.push(e) });
+      scheduler.schedule(() => socket.close(), 10);
+      scheduler.flush();
+      expect(errors).toEqual([]);
+      // subscribed again at once; no unsubscribe from the old activation, none on close()
+      expect(frames(sockets)).toEqual([
+        [1, 'subscribe', 'x'],
+        [3, 'subscribe', 'x'],
+      ]);
+    });
+  });
+
+  it('should send no unsubscribe frames when close() completes the channels', () => {
+    const scheduler = testScheduler();
+    scheduler.run(({ cold }) => {
+      const sockets = scriptedSockets(scheduler, cold, [{ marbles: '-o' }]);
+      const socket = createSocket<Frame, Frame>({ url: 'ws://test/', socketFactory: sockets.factory });
+      socket.channel(channel('a')).subscribe();
+      socket.channel(channel('b')).subscribe();
+      scheduler.schedule(() => socket.close(), 5);
+      scheduler.flush();
+      expect(frames(sockets)).toEqual([
+        [1, 'subscribe', 'a'],
+        [1, 'subscribe', 'b'],
+      ]);
+      expect(sockets.closed).toEqual([{ frame: 5, connection: 0, code: 1000 }]);
+    });
+  });
+
+  it('should count the messages close() drops in the closed status', () => {
+    const socket = createSocket<Frame, Frame>({ url: 'ws://test/' });
+    socket.send({ type: 'a' });
+    socket.send({ type: 'b' });
+    socket.close();
+    let last: SocketStatus | undefined;
+    socket.status$.subscribe((st) => (last = st));
+    expect(last).toMatchObject({ state: 'closed', dropped: 2, buffered: 0 });
+  });
+
+  it('should neither subscribe nor unsubscribe a channel removed by another channel during the replay', () => {
+    const scheduler = testScheduler();
+    scheduler.run(({ cold }) => {
+      const sockets = scriptedSockets(scheduler, cold, [{ marbles: '-o' }]);
+      const socket = createSocket<Frame, Frame>({ url: 'ws://test/', socketFactory: sockets.factory });
+      let b: { unsubscribe(): void } | undefined;
+      socket
+        .channel(channel('a', { subscribe: () => { throw new Error('a is broken'); } }))
+        .subscribe({ error: () => b?.unsubscribe() });
+      b = socket.channel(channel('b')).subscribe();
+      socket.channel(channel('c')).subscribe();
+      scheduler.schedule(() => socket.close(), 5);
+      scheduler.flush();
+      expect(frames(sockets)).toEqual([[1, 'subscribe', 'c']]);
+    });
+  });
+
+  it('should restart the prompt-reconnect backoff after a connection that delivered data', () => {
+    const scheduler = testScheduler();
+    scheduler.run(({ cold }) => {
+      const restart = { marbles: '-o-#', close: { code: 1012 } };
+      const sockets = scriptedSockets(scheduler, cold, [
+        restart,
+        { marbles: '-o-a-#', values: { a: { type: 'data' } } }, // healthy, then lost (1006)
+        restart,
+        { marbles: '-o' },
+      ]);
+      const socket = createSocket<Frame, Frame>({
+        url: 'ws://test/',
+        socketFactory: sockets.factory,
+        backoff: { initialDelay: 4, factor: 2 },
+        random: () => 0.5,
+      });
+      const delays: Array<[number, unknown]> = [];
+      socket.status$.subscribe((st) => st.state === 'reconnecting' && delays.push([st.delay, st.cause === undefined]));
+      socket.messages$.subscribe();
+      scheduler.schedule(() => socket.close(), 40);
+      scheduler.flush();
+      // prompt (2), a retry after the 1006 (2), prompt again from the start (2, not 4)
+      expect(delays).toEqual([
+        [2, true],
+        [2, false],
+        [2, true],
+      ]);
+    });
+  });
+
+  it('should keep a queued message when ack.idOf throws during the flush, and send it on the next connection', () => {
+    const scheduler = testScheduler();
+    scheduler.run(({ cold }) => {
+      const sockets = scriptedSockets(scheduler, cold, [{ marbles: '-o' }, { marbles: '-o' }]);
+      let broken = true;
+      const socket = createSocket<Frame, Frame>({
+        url: 'ws://test/',
+        socketFactory: sockets.factory,
+        backoff: { initialDelay: 4, jitter: 'none' },
+        ack: {
+          idOf: (m) => {
+            if (broken) {
+              broken = false;
+              throw new Error('idOf bug');
+            }
+            return m.n;
+          },
+          ackOf: () => undefined,
+        },
+      });
+      const drops: Array<[number, string]> = [];
+      socket.events$.subscribe((e) => e.type === 'dropped' && drops.push([scheduler.now(), e.reason]));
+      socket.send({ type: 'order', n: 1 });
+      socket.messages$.subscribe();
+      scheduler.schedule(() => socket.close(), 20);
+      scheduler.flush();
+      expect(sockets.sent.map((s) => [s.frame, s.connection, s.data])).toEqual([[6, 1, { type: 'order', n: 1 }]]);
+      // Not lost at the failed flush; only close() drops it, as it was never acknowledged.
+      expect(drops).toEqual([[20, 'closed']]);
+    });
   });
 });

@@ -182,7 +182,14 @@ export interface SocketConfig<In, Out>
 export interface ChannelSpec<In, Out, T = In> {
   /** Identifies the server subscription: local subscribers with the same key share it. */
   readonly key: string;
-  /** The subscribe message, sent when the first local subscriber arrives and after every reconnect. */
+  /**
+   * The subscribe message, sent when the first local subscriber arrives and after every
+   * reconnect, with the channel's position: the cursor of its last delivered message, or
+   * `undefined` when it has delivered none yet. If your server treats "no position" as "live
+   * only", messages published between the first subscribe and a drop that came before any
+   * delivery are not replayed: send an explicit start position (e.g. `cursor ?? 0`) if they
+   * matter.
+   */
   readonly subscribe: (cursor: CursorValue | undefined) => Out;
   /** The unsubscribe message, sent when the last local subscriber leaves (only on a live socket). */
   readonly unsubscribe?: () => Out;

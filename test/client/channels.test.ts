@@ -1,27 +1,19 @@
 import { filter, firstValueFrom } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { WebSocket } from 'ws';
-import {
-  type ChannelSpec,
-  type RxSocket,
-  type SocketConfig,
-  type SocketEvent,
-  createSocket,
-  isChannelRejectedError,
-  isNextInSequence,
-} from '../../src/index.js';
+import { type ChannelSpec, type SocketConfig, isChannelRejectedError, isNextInSequence } from '../../src/index.js';
 import { useDisposer } from '../helpers/dispose.js';
 import { observe } from '../helpers/observe.js';
-import {
-  type ClientFrame,
-  type MsgFrame,
-  type ProtocolConnection,
-  type ProtocolServerOptions,
-  type ServerFrame,
-  startProtocolServer,
-} from '../helpers/protocolServer.js';
+import { framesOf, protocolClient as baseClient, take as values, topic, whenOpen as open } from '../helpers/protocolClient.js';
+import { type ClientFrame, type ProtocolServerOptions, type ServerFrame, startProtocolServer } from '../helpers/protocolServer.js';
 
 const defer = useDisposer();
+
+/** The shared protocol client, closed after each test. */
+function protocolClient(url: string, extra: Partial<SocketConfig<ServerFrame, ClientFrame>> = {}) {
+  const client = baseClient(url, extra);
+  defer(() => client.socket.close());
+  return client;
+}
 
 async function protocolServer(options?: ProtocolServerOptions) {
   const server = await startProtocolServer(options);
@@ -29,62 +21,10 @@ async function protocolServer(options?: ProtocolServerOptions) {
   return server;
 }
 
-/** A client for the rig's protocol: hello/ready sessions, per-channel offsets, acks. */
-function protocolClient(url: string, extra: Partial<SocketConfig<ServerFrame, ClientFrame>> = {}) {
-  let session: string | undefined;
-  const socket = createSocket<ServerFrame, ClientFrame>({
-    url,
-    WebSocketCtor: WebSocket,
-    session: {
-      hello: ({ cursor }) => [
-        { type: 'hello', ...(session ? { session } : {}), ...(cursor !== undefined ? { after: Number(cursor) } : {}) },
-      ],
-      isReady: (m) => {
-        if (m.type !== 'ready') return false;
-        session = m.session;
-        return true;
-      },
-      isResumed: (m) => m.type === 'ready' && m.resumed,
-    },
-    backoff: { initialDelay: 1, maxDelay: 5 },
-    ack: { idOf: (m) => (m.type === 'publish' ? m.id : undefined), ackOf: (m) => (m.type === 'ack' ? m.id : undefined) },
-    ...extra,
-  });
-  const events: SocketEvent<ClientFrame>[] = [];
-  socket.events$.subscribe((e) => events.push(e));
-  defer(() => socket.close());
-  return { socket, events };
-}
-
-const topic = (name: string): ChannelSpec<ServerFrame, ClientFrame, unknown> => ({
-  key: name,
-  subscribe: (cursor) => ({ type: 'subscribe', channel: name, ...(cursor !== undefined ? { after: Number(cursor) } : {}) }),
-  unsubscribe: () => ({ type: 'unsubscribe', channel: name }),
-  matches: (m) => m.type === 'msg' && m.channel === name,
-  cursorOf: (m) => (m.type === 'msg' ? m.seq : undefined),
-  isRejection: (m) => m.type === 'rejected' && m.channel === name,
-  project: (m) => (m as MsgFrame).data,
-});
-
 /** A channel that relies on the connection-wide cursor instead of its own. */
 function feedTopic(): ChannelSpec<ServerFrame, ClientFrame, unknown> {
   const { cursorOf: _perChannel, ...spec } = topic('feed');
   return spec;
-}
-
-const open = (socket: RxSocket<ServerFrame, ClientFrame>) =>
-  firstValueFrom(socket.status$.pipe(filter((st) => st.state === 'open')));
-
-/** Waits until the connection has received `count` frames of `type`, and returns them all. */
-async function framesOf(conn: ProtocolConnection, type: ClientFrame['type'], count: number): Promise<ClientFrame[]> {
-  while (conn.received.filter((f) => f.type === type).length < count) await conn.frames.next();
-  return conn.received.filter((f) => f.type === type);
-}
-
-async function values<T>(queue: { next(): Promise<T> }, n: number): Promise<T[]> {
-  const out: T[] = [];
-  for (let i = 0; i < n; i++) out.push(await queue.next());
-  return out;
 }
 
 describe('createSocket channels', () => {

@@ -1,0 +1,64 @@
+import { filter, firstValueFrom } from 'rxjs';
+import { WebSocket } from 'ws';
+import { type ChannelSpec, type RxSocket, type SocketConfig, type SocketEvent, createSocket } from '../../src/index.js';
+import type { ClientFrame, MsgFrame, ProtocolConnection, ServerFrame } from './protocolServer.js';
+
+/** A `createSocket` client for the protocol server: hello/ready sessions, per-channel offsets, acks. */
+export function protocolClient(
+  url: string,
+  extra: Partial<SocketConfig<ServerFrame, ClientFrame>> = {},
+): { socket: RxSocket<ServerFrame, ClientFrame>; events: SocketEvent<ClientFrame>[] } {
+  let session: string | undefined;
+  const socket = createSocket<ServerFrame, ClientFrame>({
+    url,
+    WebSocketCtor: WebSocket,
+    session: {
+      hello: ({ cursor }) => [
+        { type: 'hello', ...(session ? { session } : {}), ...(cursor !== undefined ? { after: Number(cursor) } : {}) },
+      ],
+      isReady: (m) => {
+        if (m.type !== 'ready') return false;
+        session = m.session;
+        return true;
+      },
+      isResumed: (m) => m.type === 'ready' && m.resumed,
+    },
+    backoff: { initialDelay: 1, maxDelay: 5 },
+    ack: { idOf: (m) => (m.type === 'publish' ? m.id : undefined), ackOf: (m) => (m.type === 'ack' ? m.id : undefined) },
+    ...extra,
+  });
+  const events: SocketEvent<ClientFrame>[] = [];
+  socket.events$.subscribe((e) => events.push(e));
+  return { socket, events };
+}
+
+/** A channel of the protocol server, resumed from its own `seq`, projected to `data`. */
+export function topic(name: string): ChannelSpec<ServerFrame, ClientFrame, unknown> {
+  return {
+    key: name,
+    subscribe: (cursor) => ({ type: 'subscribe', channel: name, ...(cursor !== undefined ? { after: Number(cursor) } : {}) }),
+    unsubscribe: () => ({ type: 'unsubscribe', channel: name }),
+    matches: (m) => m.type === 'msg' && m.channel === name,
+    cursorOf: (m) => (m.type === 'msg' ? m.seq : undefined),
+    isRejection: (m) => m.type === 'rejected' && m.channel === name,
+    project: (m) => (m as MsgFrame).data,
+  };
+}
+
+/** Resolves when the client's status is next (or already) `open`. */
+export function whenOpen(socket: RxSocket<ServerFrame, ClientFrame>): Promise<unknown> {
+  return firstValueFrom(socket.status$.pipe(filter((st) => st.state === 'open')));
+}
+
+/** Waits until the connection has received `count` frames of `type`, and returns them all. */
+export async function framesOf(conn: ProtocolConnection, type: ClientFrame['type'], count: number): Promise<ClientFrame[]> {
+  while (conn.received.filter((f) => f.type === type).length < count) await conn.frames.next();
+  return conn.received.filter((f) => f.type === type);
+}
+
+/** The next `n` items of a queue. */
+export async function take<T>(queue: { next(): Promise<T> }, n: number): Promise<T[]> {
+  const out: T[] = [];
+  for (let i = 0; i < n; i++) out.push(await queue.next());
+  return out;
+}

@@ -251,7 +251,19 @@ export type SocketEvent<Out> =
       readonly type: 'unconfirmed';
       readonly messages: readonly Out[];
     }
-  | { readonly type: 'gap'; readonly error: ResumeGapError; readonly channel: string | undefined };
+  | { readonly type: 'gap'; readonly error: ResumeGapError; readonly channel: string | undefined }
+  | {
+      /**
+       * A hook of yours threw on an incoming message (e.g. `m.type` on a `null` frame): the
+       * hook counted as "no" for that message (not this channel, not ready, not an ack…), and
+       * the connection and the other subscribers went on.
+       */
+      readonly type: 'handler-error';
+      readonly error: unknown;
+      /** The channel whose hook threw; `undefined` for a client-level hook. */
+      readonly channel: string | undefined;
+      readonly message: unknown;
+    };
 
 /** The client returned by {@link createSocket}. */
 export interface RxSocket<In, Out> {
@@ -263,7 +275,7 @@ export interface RxSocket<In, Out> {
   send(message: Out): void;
   /** The current state and counters; replays the latest to new subscribers. */
   readonly status$: Observable<SocketStatus>;
-  /** Decode errors, outbox drops and expiries, unconfirmed sends, resume gaps. */
+  /** Decode errors, outbox drops and expiries, unconfirmed sends, resume gaps, hooks that threw. */
   readonly events$: Observable<SocketEvent<Out>>;
   /** Closes for good: no reconnect afterwards, subscribers complete, `send` throws. */
   close(code?: number, reason?: string): void;
@@ -389,7 +401,7 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
   const status = new BehaviorSubject<SocketStatus>({ state: 'idle', ...countersNow() });
   const cursor = config.resume
     ? createResumeCursor<In, CursorValue>({
-        cursorOf: config.resume.cursorOf,
+        cursorOf: guarded(config.resume.cursorOf, undefined),
         ...(config.resume.isNext ? { isNext: config.resume.isNext } : {}),
         ...(config.resume.epochOf ? { epochOf: config.resume.epochOf } : {}),
       })
@@ -419,6 +431,21 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
     counters.dropped += dropped.length;
     touchCounters();
     for (const item of dropped) events.next({ type: 'dropped', message: item.message, reason });
+  }
+
+  /**
+   * Runs a hook of yours on an incoming message; a throw is reported as a 'handler-error'
+   * event and answers `fallback`, so that one odd frame cannot break the connection.
+   */
+  function guarded<A, R>(hook: (arg: A) => R, fallback: R, channel?: string): (arg: A) => R {
+    return (arg) => {
+      try {
+        return hook(arg);
+      } catch (error) {
+        events.next({ type: 'handler-error', error, channel, message: arg });
+        return fallback;
+      }
+    };
   }
 
   function takeOldest(): Queued<Out> {
@@ -514,6 +541,11 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
 
   // ---- the pipeline ---------------------------------------------------------------------
   const session = config.session;
+  const never = (): boolean => false;
+  const ackOf = config.ack ? guarded(config.ack.ackOf, undefined) : () => undefined;
+  const isReady = session ? guarded(session.isReady, false) : never;
+  const isResumed = session?.isResumed ? guarded(session.isResumed, true) : () => true;
+  const isReconnectRequest = config.isReconnectRequest ? guarded(config.isReconnectRequest, false) : never;
 
   /** Per attempt: hold everything until the session is ready; turn server requests into completion. */
   const gate: MonoTypeOperatorFunction<In> = (source) =>
@@ -529,25 +561,25 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
       healthy = false;
       const sub = source.subscribe({
         next: (message) => {
-          // User hooks (ackOf, isReady, isResumed, isReconnectRequest) run here: a throw ends
-          // this attempt with that error instead of escaping into the socket.
+          // Hooks are guarded (a throw counts as "no" and is reported); anything else that
+          // throws here (a status or events$ subscriber) ends this attempt with that error.
           try {
             if (!config.ack) {
               if (unconfirmed.length > 0) unconfirmed = []; // the peer was alive after those
             } else {
-              const acked = config.ack.ackOf(message);
+              const acked = ackOf(message);
               if (acked !== undefined) inflight.delete(acked);
             }
             if (!ready) {
-              if (!session?.isReady(message)) return; // pre-session chatter is the handshake's
+              if (!isReady(message)) return; // pre-session chatter is the handshake's
               timeout?.unsubscribe();
-              if (requestedResume && session.isResumed && !session.isResumed(message)) {
+              if (requestedResume && !isResumed(message)) {
                 const previous = cursor?.current;
                 resetResume();
                 events.next({ type: 'gap', error: new ResumeGapError('epoch', previous, undefined), channel: undefined });
               }
               becomeReady();
-            } else if (config.isReconnectRequest?.(message)) {
+            } else if (isReconnectRequest(message)) {
               subscriber.complete();
               return;
             } else if (!healthy) {
@@ -618,7 +650,7 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
       ? heartbeatTimeout<In>({
           timeout: heartbeat.timeout,
           scheduler,
-          ...(heartbeat.isAlive ? { isAlive: heartbeat.isAlive } : {}),
+          ...(heartbeat.isAlive ? { isAlive: guarded(heartbeat.isAlive, true) } : {}),
           ...(heartbeat.interval !== undefined && heartbeat.message
             ? { interval: heartbeat.interval, ping: () => ready && write(heartbeat.message!(), false) }
             : {}),
@@ -689,11 +721,13 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
     if (existing) return existing;
     const entryCursor = spec.cursorOf
       ? createResumeCursor<In, CursorValue>({
-          cursorOf: spec.cursorOf,
+          cursorOf: guarded(spec.cursorOf, undefined, spec.key),
           ...(spec.isNext ? { isNext: spec.isNext } : {}),
           ...(spec.epochOf ? { epochOf: spec.epochOf } : {}),
         })
       : undefined;
+    const matches = guarded(spec.matches, false, spec.key);
+    const isRejection = spec.isRejection ? guarded(spec.isRejection, false, spec.key) : never;
     const entry: ChannelEntry<In, Out> = {
       spec,
       cursor: entryCursor,
@@ -711,11 +745,11 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
         const sub = messages$
           .pipe(
             filter((message) => {
-              if (spec.isRejection?.(message)) {
+              if (isRejection(message)) {
                 if (entry.owner === token) entry.rejected = true;
                 throw new ChannelRejectedError(spec.key, message);
               }
-              return spec.matches(message);
+              return matches(message);
             }),
             entryCursor
               ? resumeFrom(entryCursor, { onGap: (error) => events.next({ type: 'gap', error, channel: spec.key }) })
@@ -754,12 +788,17 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
       checkFunction(`${WHERE}: channel`, 'subscribe', spec.subscribe);
       checkFunction(`${WHERE}: channel`, 'matches', spec.matches);
       checkFunction(`${WHERE}: channel`, 'project', spec.project);
-      const { project } = spec;
       // The server subscription (and its resume position) is shared by key; the projection
-      // belongs to each channel() call.
+      // belongs to each channel() call. A projection that throws skips that message.
+      const skip = Symbol('skip');
+      const project = spec.project ? guarded<In, T | typeof skip>(spec.project, skip, spec.key) : undefined;
       return defer(() => {
         const stream$ = channelEntry(spec as ChannelSpec<In, Out, unknown>).stream$;
-        return project ? stream$.pipe(map(project)) : (stream$ as unknown as Observable<T>);
+        if (!project) return stream$ as unknown as Observable<T>;
+        return stream$.pipe(
+          map(project),
+          filter((value): value is T => value !== skip),
+        );
       });
     },
     send(message: Out): void {

@@ -162,23 +162,15 @@ const noop = (): void => {};
 
 
 /**
- * `ws` fails the connection itself when a frame breaks the protocol, then reports close code
- * 1006 although it sent the peer a precise one. Recover that code from the error so that the
- * classifier sees it: an oversize message (1009) or invalid UTF-8 (1007) would otherwise be
- * retried and replayed forever.
+ * `ws` fails the connection itself when a message exceeds `maxPayload`, then reports close
+ * code 1006 although it sent the peer 1009. Recover that code so that the classifier sees it:
+ * retried, the same oversize message would be replayed forever. Other protocol failures
+ * (invalid UTF-8, bad frames) stay 1006, as browsers report them, so both runtimes handle
+ * them alike (a reconnect).
  */
 const WS_ERROR_CLOSE_CODES: Readonly<Record<string, number>> = {
-  WS_ERR_INVALID_UTF8: 1007,
   WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: 1009,
   WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH: 1009,
-  WS_ERR_EXPECTED_FIN: 1002,
-  WS_ERR_EXPECTED_MASK: 1002,
-  WS_ERR_INVALID_CLOSE_CODE: 1002,
-  WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH: 1002,
-  WS_ERR_INVALID_OPCODE: 1002,
-  WS_ERR_UNEXPECTED_MASK: 1002,
-  WS_ERR_UNEXPECTED_RSV_1: 1002,
-  WS_ERR_UNEXPECTED_RSV_2_3: 1002,
 };
 
 function protocolErrorCode(error: unknown): number | undefined {

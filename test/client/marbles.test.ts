@@ -192,33 +192,26 @@ describe('createSocket in virtual time: review findings', () => {
     });
   });
 
-  it('should turn a throwing isReady into a retried attempt, not an escaped exception', () => {
+  it('should report a throwing isReady as a handler-error and keep the connection waiting for ready', () => {
     const scheduler = testScheduler();
     scheduler.run(({ cold }) => {
       const sockets = scriptedSockets(scheduler, cold, [
-        { marbles: '-o-r', values: { r: { type: 'ready' } } },
-        { marbles: '-o-r', values: { r: { type: 'ready' } } },
+        { marbles: '-o-n-r', values: { n: null, r: { type: 'ready' } } }, // a null frame, then ready
       ]);
-      const bug = new Error('isReady bug');
-      let calls = 0;
-      const socket = createSocket<Frame, Frame>({
+      const socket = createSocket<Frame | null, Frame>({
         url: 'ws://test/',
         socketFactory: sockets.factory,
-        session: {
-          hello: () => [],
-          isReady: () => {
-            if (++calls === 1) throw bug;
-            return true;
-          },
-        },
-        backoff: { initialDelay: 4, jitter: 'none' },
+        session: { hello: () => [], isReady: (m) => m!.type === 'ready' }, // throws on null
       });
-      const causes: unknown[] = [];
-      socket.status$.subscribe((st) => st.state === 'reconnecting' && causes.push(st.cause));
+      const states: string[] = [];
+      socket.status$.subscribe((st) => states.push(st.state));
+      const events: unknown[] = [];
+      socket.events$.subscribe((e) => events.push(e));
       socket.messages$.subscribe();
       scheduler.flush();
-      expect(causes).toEqual([bug]);
-      expect(sockets.created).toEqual([0, 7]);
+      expect(events).toEqual([{ type: 'handler-error', error: expect.any(TypeError), channel: undefined, message: null }]);
+      expect(states).toEqual(['idle', 'connecting', 'open']); // no reconnect for one odd frame
+      expect(sockets.created).toEqual([0]);
     });
   });
 

@@ -541,16 +541,16 @@ describe('connect', () => {
       expect([...new Uint8Array(value as ArrayBuffer)]).toEqual([1, 2, 3]);
     });
 
-    it('should fail the connection with a terminal 1007 when a text frame is not valid UTF-8', async () => {
+    it('should fail the connection with a retryable 1006, as browsers do, when a text frame is not valid UTF-8', async () => {
       const s = await server();
       const o = observe(connect({ url: s.url, WebSocketCtor: WebSocket }));
       const conn = await s.connections.next();
       // A raw text frame with an invalid UTF-8 byte (0xff), written past ws's own encoder.
       (conn.socket as unknown as { _socket: import('node:net').Socket })._socket.write(Buffer.from([0x81, 0x01, 0xff]));
       const error = await o.error;
-      // ws reports 1006 for a failure it detected itself; rxtether recovers the 1007 it sent.
-      expect(error).toMatchObject({ name: 'ConnectionClosedError', code: 1007, cause: { code: 'WS_ERR_INVALID_UTF8' } });
-      expect(isRetryableError(error)).toBe(false);
+      // Browsers report a failed connection as 1006; Node does the same, with ws's error as cause.
+      expect(error).toMatchObject({ name: 'ConnectionClosedError', code: 1006, cause: { code: 'WS_ERR_INVALID_UTF8' } });
+      expect(isRetryableError(error)).toBe(true);
     });
   });
 

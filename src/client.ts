@@ -303,7 +303,11 @@ interface ChannelEntry<In, Out> {
 }
 
 const WHERE = 'createSocket';
-const RECONNECT_CLOSE = { code: 4000, reason: 'reconnect' } as const;
+/**
+ * How a socket being replaced (or left idle) is closed: not 1000/1001, so that a gateway keeps
+ * the session, and without waiting for a peer that may be dead to answer.
+ */
+const RECONNECT_CLOSE = { code: 4000, reason: 'reconnect', terminate: true } as const;
 
 function byteLength(data: unknown): number {
   if (typeof data === 'string') {

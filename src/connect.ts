@@ -30,6 +30,13 @@ export interface CloseRequest {
   readonly code?: number;
   /** @defaultValue `''` */
   readonly reason?: string;
+  /**
+   * Send the close frame, then terminate the connection at once instead of waiting for the
+   * peer's close frame: for a socket being replaced because the peer looks dead. Where the
+   * socket cannot be terminated (browsers), the close frame alone is sent.
+   * @defaultValue `false`: wait up to `closeTimeout` for the close handshake
+   */
+  readonly terminate?: boolean;
 }
 
 /** Passed to {@link ConnectConfig.onOpen} and {@link ConnectConfig.handshake}. */
@@ -616,8 +623,11 @@ function openConnection<In, Out>(c: Normalized<In, Out>, subscriber: Subscriber<
       }
       if (node?.terminate) {
         const terminate = node.terminate.bind(node);
-        const timer = scheduler.schedule(terminate, c.closeTimeout);
-        s.onclose = () => timer.unsubscribe();
+        if (request.terminate === true) terminate();
+        else {
+          const timer = scheduler.schedule(terminate, c.closeTimeout);
+          s.onclose = () => timer.unsubscribe();
+        }
       }
     } else if (s) {
       abort(s);

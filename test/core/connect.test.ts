@@ -138,6 +138,31 @@ describe('connect', () => {
     });
   });
 
+  describe('closing a replaced socket', () => {
+    it('should send the close frame and terminate at once with terminate: true, without waiting for the peer', async () => {
+      const deaf = await startDeafServer();
+      defer(() => deaf.close());
+      const { opened, onOpen } = openSignal();
+      const o = observe(
+        connect({
+          url: deaf.url,
+          WebSocketCtor: WebSocket,
+          closeTimeout: 60_000, // waiting for the handshake would time this test out
+          onOpen,
+          closeOnUnsubscribe: { code: 4000, reason: 'reconnect', terminate: true },
+        }),
+      );
+      const tcp = await deaf.connections.next();
+      await opened;
+      o.subscription.unsubscribe();
+      await tcp.closed;
+      const bytes = tcp.received();
+      const at = bytes.lastIndexOf(0x88);
+      const mask = bytes.subarray(at + 2, at + 6);
+      expect(((bytes[at + 6]! ^ mask[0]!) << 8) | (bytes[at + 7]! ^ mask[1]!)).toBe(4000); // the frame went out first
+    });
+  });
+
   describe('sending', () => {
     it('should send handshake values first, in order, then outgoing values', async () => {
       const s = await server();

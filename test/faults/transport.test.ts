@@ -133,6 +133,24 @@ describe('FAULTS.md: transport and network', () => {
     expect(reconnects(statuses)[0]).toMatchObject({ cause: { name: 'HeartbeatTimeoutError' } });
   });
 
+  it('rows 5 and 6 (P4), detection terminates the dead socket without waiting for a close handshake', async () => {
+    const deaf = await startDeafServer(); // upgrades, then never sends or answers anything
+    defer(() => deaf.close());
+    const socket = createSocket<unknown, never>({
+      url: deaf.url,
+      WebSocketCtor: WebSocket,
+      heartbeat: { timeout: 40 },
+      closeTimeout: 60_000, // a handshake wait would outlast this test
+      backoff: { initialDelay: 60_000 },
+    });
+    defer(() => socket.close());
+    const sub = socket.messages$.subscribe({ error: () => {} });
+    defer(() => sub.unsubscribe());
+    const tcp = await deaf.connections.next();
+    await firstValueFrom(socket.status$.pipe(filter((st) => st.state === 'reconnecting')));
+    await tcp.closed; // terminated at detection, not 60 s later
+  });
+
   it('row 7, handshake never answered: the open timeout aborts, counts, backs off, leaves no half-open socket', async () => {
     const silent = await startSilentServer();
     defer(() => silent.close());

@@ -8,13 +8,17 @@ import {
   asyncScheduler,
   type Subscription,
   catchError,
+  connect as rxConnect,
   defer,
   filter,
   finalize,
   map,
+  merge,
   of,
   repeat,
   share,
+  switchMap,
+  take,
   takeUntil,
   throwError,
   timer,
@@ -617,10 +621,25 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
     };
   });
 
+  const heartbeat = config.heartbeat;
+  const watchHeartbeat = heartbeat
+    ? heartbeatTimeout<In>({
+        timeout: heartbeat.timeout,
+        scheduler,
+        ...(heartbeat.isAlive ? { isAlive: guarded(heartbeat.isAlive, true) } : {}),
+        ...(heartbeat.interval !== undefined && heartbeat.message
+          ? { interval: heartbeat.interval, ping: () => ready && write(heartbeat.message!(), false) }
+          : {}),
+      })
+    : undefined;
+
   const attempt$ = defer(() => {
     if (final) return EMPTY;
     setStatus({ state: 'connecting' });
     if (final) return EMPTY; // a status subscriber may have closed the client
+    // The heartbeat deadline counts from open, so that a slow handshake is judged by
+    // openTimeout and session.timeout, not mistaken for a dead peer.
+    const opened = new Subject<void>();
     return connect<In, Out>({
       url: config.url,
       ...(config.protocols !== undefined ? { protocols: config.protocols } : {}),
@@ -634,32 +653,38 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
       handshake: () => (session ? session.hello({ cursor: cursor?.current }) : undefined),
       outgoing,
       onDecodeError: (error) => events.next({ type: 'decode-error', error }),
+      onOpen: () => opened.next(),
       closeOnUnsubscribe: () => (final ? closeRequest : RECONNECT_CLOSE),
       scheduler,
     }).pipe(
       gate,
       // Close 1012 (service restart) is a request to come back soon, like a reconnect message.
       catchError((error: unknown) => (isConnectionClosedError(error) && error.code === 1012 ? EMPTY : throwError(() => error))),
+      (source) =>
+        watchHeartbeat
+          ? source.pipe(
+              rxConnect((shared) =>
+                merge(
+                  // Before open: nothing is emitted, but errors and completion pass.
+                  shared.pipe(takeUntil(opened)),
+                  // From open: the same stream, watched.
+                  opened.pipe(
+                    take(1),
+                    switchMap(() => shared.pipe(watchHeartbeat)),
+                  ),
+                ),
+              ),
+            )
+          : source,
     );
   });
 
-  const heartbeat = config.heartbeat;
   const backoffOptions = {
     initialDelay,
     maxDelay: config.backoff?.maxDelay ?? Math.max(30_000, initialDelay),
     factor: config.backoff?.factor ?? 2,
   };
   const shared$ = attempt$.pipe(
-    heartbeat
-      ? heartbeatTimeout<In>({
-          timeout: heartbeat.timeout,
-          scheduler,
-          ...(heartbeat.isAlive ? { isAlive: guarded(heartbeat.isAlive, true) } : {}),
-          ...(heartbeat.interval !== undefined && heartbeat.message
-            ? { interval: heartbeat.interval, ping: () => ready && write(heartbeat.message!(), false) }
-            : {}),
-        })
-      : (source) => source,
     cursor ? resumeFrom(cursor, { onGap: (error) => events.next({ type: 'gap', error, channel: undefined }) }) : (source) => source,
     retryWithJitteredBackoff<In>({
       ...config.backoff,

@@ -91,13 +91,13 @@ describe('createSocket in virtual time: review findings', () => {
     const scheduler = testScheduler();
     scheduler.run(({ cold }) => {
       const sockets = scriptedSockets(scheduler, cold, [
-        { marbles: '-o---(r#)', values: { r: { type: 'reconnect' } } }, // all at 5: request, close...
+        { marbles: '-o----(r#)', values: { r: { type: 'reconnect' } } }, // all at 6: request, close...
         { marbles: '-o' },
       ]);
       const socket = createSocket<Frame, Frame>({
         url: 'ws://test/',
         socketFactory: sockets.factory,
-        heartbeat: { timeout: 5 }, // ...and the heartbeat deadline
+        heartbeat: { timeout: 5 }, // ...and the heartbeat deadline (5 ms after the open at 1)
         isReconnectRequest: (m) => m.type === 'reconnect',
         backoff: { initialDelay: 4, jitter: 'none' },
         random: () => 0.5,
@@ -105,10 +105,31 @@ describe('createSocket in virtual time: review findings', () => {
       const reconnecting: number[] = [];
       socket.status$.subscribe((st) => st.state === 'reconnecting' && reconnecting.push(scheduler.now()));
       socket.messages$.subscribe();
-      scheduler.schedule(() => socket.close(), 9); // before the new socket's own heartbeat deadline
+      scheduler.schedule(() => socket.close(), 10); // before the new socket's own heartbeat deadline
       scheduler.flush();
-      expect(sockets.created).toEqual([0, 7]); // one new socket, 2 ms (half of 4) after the request
-      expect(reconnecting).toEqual([5]);
+      expect(sockets.created).toEqual([0, 8]); // one new socket, 2 ms (half of 4) after the request
+      expect(reconnecting).toEqual([6]);
+    });
+  });
+
+  it('should count the heartbeat deadline from open, so a slow handshake is not taken for a dead peer', () => {
+    const scheduler = testScheduler();
+    scheduler.run(({ cold }) => {
+      // The upgrade takes 10 ms, twice the heartbeat timeout; then messages every 3 ms.
+      const sockets = scriptedSockets(scheduler, cold, [{ marbles: '----------o--a--a--a', values: { a: { type: 'data' } } }]);
+      const socket = createSocket<Frame, Frame>({ url: 'ws://test/', socketFactory: sockets.factory, heartbeat: { timeout: 5 } });
+      const states: Array<[number, string]> = [];
+      socket.status$.subscribe((st) => states.push([scheduler.now(), st.state]));
+      socket.messages$.subscribe();
+      scheduler.schedule(() => socket.close(), 20);
+      scheduler.flush();
+      expect(states).toEqual([
+        [0, 'idle'],
+        [0, 'connecting'],
+        [10, 'open'],
+        [20, 'closed'],
+      ]);
+      expect(sockets.created).toEqual([0]);
     });
   });
 

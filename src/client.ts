@@ -407,13 +407,16 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
   const closed$ = new Subject<void>();
   const events = new Subject<SocketEvent<Out>>();
   const status = new BehaviorSubject<SocketStatus>({ state: 'idle', ...countersNow() });
-  const cursor = config.resume
-    ? createResumeCursor<In, CursorValue>({
-        cursorOf: guarded(config.resume.cursorOf, undefined),
-        ...(config.resume.isNext ? { isNext: config.resume.isNext } : {}),
-        ...(config.resume.epochOf ? { epochOf: config.resume.epochOf } : {}),
-      })
-    : undefined;
+  const resume = config.resume;
+  const positionOf = resume ? guarded(resume.cursorOf, undefined) : undefined;
+  const cursor =
+    resume && positionOf
+      ? createResumeCursor<In, CursorValue>({
+          cursorOf: positionOf,
+          ...(resume.isNext ? { isNext: resume.isNext } : {}),
+          ...(resume.epochOf ? { epochOf: resume.epochOf } : {}),
+        })
+      : undefined;
 
   function countersNow(): SocketCounters {
     return { reconnects: counters.reconnects, buffered: outbox.length, dropped: counters.dropped };
@@ -579,7 +582,12 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
               if (acked !== undefined) inflight.delete(acked);
             }
             if (!ready) {
-              if (!isReady(message)) return; // pre-session chatter is the handshake's
+              if (!isReady(message)) {
+                // Handshake chatter is the session's own; but a message with a resume position
+                // is stream data that a resuming server replays before saying "ready".
+                if (positionOf?.(message) !== undefined) subscriber.next(message);
+                return;
+              }
               timeout?.unsubscribe();
               if (requestedResume && !isResumed(message)) {
                 const previous = cursor?.current;

@@ -446,3 +446,33 @@ describe('createSocket in virtual time: second review', () => {
     });
   });
 });
+
+describe('createSocket in virtual time: resuming sessions', () => {
+  it('should deliver the messages a resuming server replays before it says ready', () => {
+    const scheduler = testScheduler();
+    scheduler.run(({ cold, expectObservable }) => {
+      const values = {
+        h: { type: 'hello' }, // handshake chatter: no position
+        r: { type: 'ready' },
+        a: { type: 'event', n: 1 },
+        b: { type: 'event', n: 2 }, // replayed before 'resumed'
+        c: { type: 'event', n: 3 }, // replayed, and already delivered before the drop? no: new
+        R: { type: 'resumed' },
+        d: { type: 'event', n: 4 },
+      };
+      const sockets = scriptedSockets(scheduler, cold, [
+        { marbles: '-oh-r-a-#', values },
+        { marbles: '-oh-a-b-c-R-d', values }, // replays 1 (a duplicate), 2, 3, then resumed, then live 4
+      ]);
+      const socket = createSocket<Frame, Frame>({
+        url: 'ws://test/',
+        socketFactory: sockets.factory,
+        session: { hello: () => [], isReady: (m) => m.type === 'ready' || m.type === 'resumed' },
+        resume: { cursorOf: (m) => (m.type === 'event' ? m.n : undefined) },
+        backoff: { initialDelay: 2, jitter: 'none' },
+      });
+      // attempt 2 starts at 7 + 2 = 9: a at 14 (dropped: a duplicate), b at 16, c at 18, R at 20, d at 22
+      expectObservable(socket.messages$, '^ 30ms !').toBe('----r-a---------b-c-R-d', values);
+    });
+  });
+});

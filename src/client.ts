@@ -40,6 +40,7 @@ import {
   isRetryableError,
 } from './errors.js';
 import { reportHookError } from './report.js';
+import { utf8Length } from './utf8.js';
 import { checkFunction, checkMs, checkScheduler } from './validate.js';
 
 /** How a failed connection is handled: resume the session, start a fresh one, or stop. */
@@ -313,15 +314,9 @@ const WHERE = 'createSocket';
  */
 const RECONNECT_CLOSE = { code: 4000, reason: 'reconnect', terminate: true } as const;
 
+/** Size of a serialized message for the outbox's byte bound: UTF-8 bytes of text, else its byteLength. */
 function byteLength(data: unknown): number {
-  if (typeof data === 'string') {
-    let bytes = 0;
-    for (let i = 0; i < data.length; i++) {
-      const c = data.charCodeAt(i);
-      bytes += c < 0x80 ? 1 : c < 0x800 ? 2 : c >= 0xd800 && c <= 0xdbff ? 2 : 3;
-    }
-    return bytes;
-  }
+  if (typeof data === 'string') return utf8Length(data);
   return (data as { byteLength?: number } | null)?.byteLength ?? 0;
 }
 

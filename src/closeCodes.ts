@@ -1,3 +1,5 @@
+import { utf8Length } from './utf8.js';
+
 /**
  * WebSocket close codes (RFC 6455 §7.4 and the IANA registry), as a `const` object so that
  * unused names tree-shake away.
@@ -141,19 +143,4 @@ export function assertValidClose(code: number, reason = ''): void {
   if (bytes > MAX_CLOSE_REASON_BYTES) {
     throw new RangeError(`close reason must be at most ${MAX_CLOSE_REASON_BYTES} UTF-8 bytes, got ${bytes}`);
   }
-}
-
-/** UTF-8 byte length without allocating (TextEncoder is not in every SSR runtime). */
-function utf8Length(s: string): number {
-  let bytes = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x80) bytes += 1;
-    else if (c < 0x800) bytes += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
-      bytes += 4;
-      i++;
-    } else bytes += 3;
-  }
-  return bytes;
 }

@@ -340,8 +340,8 @@ function normalizeProtocols(input: unknown): string[] | undefined {
   return list.length > 0 ? [...list] : undefined;
 }
 
-/** Converts a `Retry-After` header (seconds or an HTTP date) to ms from `now`. */
-export function parseRetryAfter(header: string | readonly string[] | undefined, now: number): number | undefined {
+/** Converts a `Retry-After` header (seconds or an HTTP date) to ms from `now`. @internal */
+function parseRetryAfter(header: string | readonly string[] | undefined, now: number): number | undefined {
   const value = Array.isArray(header) ? header[0] : header;
   if (typeof value !== 'string' || value.trim() === '') return undefined;
   const text = value.trim();

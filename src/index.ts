@@ -1,5 +1,5 @@
 // rxtether: the public entry. Re-exports only.
-export { connect, parseRetryAfter } from './connect.js';
+export { connect } from './connect.js';
 export type {
   CloseRequest,
   ConnectConfig,

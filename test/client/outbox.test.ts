@@ -95,6 +95,15 @@ describe('createSocket outbox', () => {
     expect(status()).toMatchObject({ buffered: 1, dropped: 2 });
   });
 
+  it('should count characters outside the BMP (emoji) as 4 UTF-8 bytes, not more', () => {
+    // {"n":1,"pad":"😀😀😀😀😀"} is 14 + 5 × 4 + 2 = 36 bytes; counting each emoji as 5 would give 41.
+    const { socket, events, status } = client('ws://127.0.0.1:9', { maxBytes: 38 });
+    socket.send({ n: 1, pad: '😀'.repeat(5) });
+    expect(new TextEncoder().encode(JSON.stringify({ n: 1, pad: '😀'.repeat(5) })).length).toBe(36);
+    expect(events).toEqual([]);
+    expect(status()).toMatchObject({ buffered: 1 });
+  });
+
   it('should expire messages older than ttl instead of sending them', async () => {
     const s = await startServer();
     defer(() => s.close());

@@ -321,7 +321,10 @@ describe('FAULTS.md: transport and network', () => {
     await server.connections.next();
     socket.close();
     await server.terminateAll();
-    online.next(); // a late 'online' after close
+    // Nothing is left that could reconnect: the retry-now signal is no longer listened to,
+    // and a late 'online' after close changes nothing.
+    expect(online.observed).toBe(false);
+    online.next();
     expect(server.accepted()).toBe(2);
     expect(sub.closed).toBe(true);
     // The overdue-deadline-after-sleep half of this row is proven in virtual time:

@@ -8,15 +8,21 @@ import {
   asyncScheduler,
   type Subscription,
   catchError,
+  combineLatest,
   connect as rxConnect,
   defer,
+  dematerialize,
+  distinctUntilChanged,
+  endWith,
   filter,
   finalize,
   map,
+  materialize,
   merge,
   of,
   repeat,
   share,
+  startWith,
   switchMap,
   take,
   takeUntil,
@@ -142,6 +148,7 @@ export interface SocketConfig<In, Out>
     | 'openTimeout'
     | 'closeTimeout'
     | 'ping'
+    | 'paused'
   > {
   /** The session handshake; without it a socket is ready as soon as it opens. */
   readonly session?: SessionConfig<In, Out>;
@@ -372,6 +379,9 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
   const classify = config.classify ?? ((error: unknown): FailureAction => (isRetryableError(error) ? 'resume' : 'stop'));
   checkFunction(WHERE, 'classify', classify);
   checkFunction(WHERE, 'isReconnectRequest', config.isReconnectRequest);
+  if (config.paused !== undefined && typeof config.paused?.subscribe !== 'function') {
+    throw new TypeError(`${WHERE}: paused must be an Observable<boolean>`);
+  }
   if (config.session) {
     checkFunction(WHERE, 'session.hello', config.session.hello);
     checkFunction(WHERE, 'session.isReady', config.session.isReady);
@@ -624,6 +634,15 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
     };
   });
 
+  // Flow control applies once the session is ready (status 'open'): the handshake must be read.
+  const paused = config.paused;
+  const pausedWhenReady$ = paused
+    ? combineLatest([paused.pipe(startWith(false), endWith(false)), status]).pipe(
+        map(([value, current]) => value === true && current.state === 'open'),
+        distinctUntilChanged(),
+      )
+    : undefined;
+
   const heartbeat = config.heartbeat;
   const watchHeartbeat = heartbeat
     ? heartbeatTimeout<In>({
@@ -653,6 +672,7 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
       ...(config.openTimeout !== undefined ? { openTimeout: config.openTimeout } : {}),
       ...(config.closeTimeout !== undefined ? { closeTimeout: config.closeTimeout } : {}),
       ...(config.ping ? { ping: config.ping } : {}),
+      ...(pausedWhenReady$ ? { paused: pausedWhenReady$ } : {}),
       handshake: () => (session ? session.hello({ cursor: cursor?.current }) : undefined),
       outgoing,
       onDecodeError: (error) => events.next({ type: 'decode-error', error }),
@@ -673,7 +693,16 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
                   // From open: the same stream, watched.
                   opened.pipe(
                     take(1),
-                    switchMap(() => shared.pipe(watchHeartbeat)),
+                    switchMap(() =>
+                      pausedWhenReady$
+                        ? // A paused socket reads nothing: the deadline is off while paused, and
+                          // counts again from the resume (materialize carries completion out).
+                          pausedWhenReady$.pipe(
+                            switchMap((isPaused) => (isPaused ? shared : shared.pipe(watchHeartbeat)).pipe(materialize())),
+                            dematerialize(),
+                          )
+                        : shared.pipe(watchHeartbeat),
+                    ),
                   ),
                 ),
               ),

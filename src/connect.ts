@@ -141,6 +141,27 @@ export interface ConnectConfig<In = unknown, Out = unknown> {
   /** Protocol ping/pong (`ws` only; ignored by sockets without `ping()`). Off by default. */
   readonly ping?: PingConfig;
   /**
+   * Flow control: while the latest value is `true`, reading from the socket is suspended
+   * (`ws`'s `pause()`), so TCP flow control pushes back on the server; `false` resumes it
+   * (`resume()`). Subscribed when the socket opens, unsubscribed when it closes, like
+   * `outgoing`: give an observable that replays its latest value (a `BehaviorSubject`, or
+   * `createBackpressure().paused$` from `rxtether/node`) so that the state also applies to the
+   * socket of every reconnect. Its error ends the connection with that error; its completion
+   * resumes reading. Sockets without `pause()`/`resume()` (browsers, Node's global
+   * `WebSocket`) ignore it.
+   *
+   * - Messages `ws` had already read when it paused are still emitted: at most one socket
+   *   read (64 KiB) of frames after the `true`.
+   * - While paused, pongs cannot be read either, so the `ping` deadline is suspended and
+   *   counts again from the resume. The server's pings go unanswered meanwhile: a server
+   *   heartbeat must tolerate a consumer's stall.
+   * - Unsubscribing resumes reading first, so that the close handshake completes.
+   * - `createSocket` applies it once the session is ready (the handshake is always read),
+   *   and suspends its `heartbeat` deadline while paused, as for `ping`.
+   * @defaultValue none: the socket is always read
+   */
+  readonly paused?: Observable<boolean>;
+  /**
    * The close frame sent when the subscriber unsubscribes from an open socket. A function is
    * called at that moment: return a non-1000 code (e.g. `{ code: 4000 }`) when the socket is
    * being replaced, since gateways invalidate a session closed with 1000/1001.
@@ -166,6 +187,12 @@ const MISSING_WEBSOCKET =
   "import { WebSocket } from 'ws'; connect({ url, WebSocketCtor: WebSocket })";
 
 const noop = (): void => {};
+
+/** `ws`'s flow control, found by duck typing. */
+interface PausableSocket {
+  pause?(): void;
+  resume?(): void;
+}
 
 
 /**
@@ -254,6 +281,7 @@ interface Normalized<In, Out> {
   readonly openTimeout: number;
   readonly closeTimeout: number;
   readonly ping: PingConfig | undefined;
+  readonly paused: Observable<boolean> | undefined;
   readonly closeOnUnsubscribe: CloseRequest | (() => CloseRequest);
   readonly onOpen: ((info: ConnectionOpenInfo) => void) | undefined;
   readonly onClose: ((info: ConnectionCloseInfo) => void) | undefined;
@@ -275,6 +303,9 @@ function normalize<In, Out>(config: ConnectConfig<In, Out>): Normalized<In, Out>
   }
   if (config.outgoing !== undefined && typeof config.outgoing?.subscribe !== 'function') {
     throw new TypeError('connect: outgoing must be an Observable');
+  }
+  if (config.paused !== undefined && typeof config.paused?.subscribe !== 'function') {
+    throw new TypeError('connect: paused must be an Observable<boolean>');
   }
   checkMs('connect', 'openTimeout', openTimeout, 1);
   checkMs('connect', 'closeTimeout', closeTimeout, 1);
@@ -303,6 +334,7 @@ function normalize<In, Out>(config: ConnectConfig<In, Out>): Normalized<In, Out>
     openTimeout,
     closeTimeout,
     ping,
+    paused: config.paused,
     closeOnUnsubscribe,
     onOpen: config.onOpen,
     onClose: config.onClose,
@@ -375,6 +407,8 @@ function openConnection<In, Out>(c: Normalized<In, Out>, subscriber: Subscriber<
   let lastAlive = 0;
   let pingSentAt: number | undefined;
   let confirmingTimeout = false;
+  let pausedSub: Subscription | undefined;
+  let readingPaused = false;
 
   /** Stops every timer and listener of this subscription and hands back the socket, if any. */
   function release(): WebSocketLike | undefined {
@@ -383,10 +417,13 @@ function openConnection<In, Out>(c: Normalized<In, Out>, subscriber: Subscriber<
     graceTimer?.unsubscribe();
     pingTimer?.unsubscribe();
     outgoing?.unsubscribe();
-    openTimer = graceTimer = pingTimer = outgoing = undefined;
+    pausedSub?.unsubscribe();
+    openTimer = graceTimer = pingTimer = outgoing = pausedSub = undefined;
     const s = socket;
     socket = undefined;
     if (s) {
+      // A paused socket could not read the peer's close frame: read again (what arrives is dropped).
+      if (readingPaused) resumeReading(s);
       s.onopen = s.onmessage = s.onclose = null;
       // `ws` throws on an 'error' event without a listener; the aborted socket may still emit one.
       s.onerror = noop;
@@ -395,6 +432,46 @@ function openConnection<In, Out>(c: Normalized<In, Out>, subscriber: Subscriber<
       node?.removeListener('ping', onPong);
     }
     return s;
+  }
+
+  function resumeReading(s: WebSocketLike & PausableSocket): void {
+    readingPaused = false;
+    try {
+      s.resume?.();
+    } catch {
+      // A socket that cannot resume is closed already.
+    }
+  }
+
+  /**
+   * Applies `paused` to the open socket (`ws`'s pause()/resume(); others have neither). While
+   * paused no pong can be read, so the ping deadline is suspended and counts again from resume.
+   */
+  function setPaused(value: boolean): void {
+    const s = socket as (WebSocketLike & PausableSocket) | undefined;
+    if (state !== 'open' || !s || value === readingPaused) return;
+    if (typeof s.pause !== 'function' || typeof s.resume !== 'function') return;
+    if (value) {
+      // A closing socket must go on reading to receive the peer's close frame.
+      if (s.readyState !== OPEN) return;
+      try {
+        s.pause();
+      } catch (error) {
+        return fail(error);
+      }
+      readingPaused = true;
+    } else {
+      resumeReading(s);
+    }
+    if (c.ping && node?.ping) {
+      pingTimer?.unsubscribe();
+      pingTimer = pingSentAt = undefined;
+      confirmingTimeout = false;
+      if (!value) {
+        lastAlive = scheduler.now();
+        armPing(c.ping.interval);
+      }
+    }
   }
 
   /** Closes without waiting for the close handshake: `ws`'s terminate(), else close(). */
@@ -505,6 +582,11 @@ function openConnection<In, Out>(c: Normalized<In, Out>, subscriber: Subscriber<
       node.on('pong', onPong);
       node.on('ping', onPong);
       armPing(c.ping.interval);
+    }
+    if (c.paused) {
+      pausedSub = new Subscription();
+      pausedSub.add(c.paused.subscribe({ next: (value) => setPaused(value === true), error: fail, complete: () => setPaused(false) }));
+      if (state !== 'open') return;
     }
     if (c.outgoing) {
       // Hold the subscription before subscribing: the source may end the connection (a value

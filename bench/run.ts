@@ -1,72 +1,72 @@
-// Pipeline overhead with no network: how many ns per message each rxtether layer adds on top of
-// what any client must do (JSON.parse each frame), measured with an in-memory socket.
+// `npm run bench`: every scenario of issue 6, against the same stacks, on this machine, in one
+// run, written to bench/RESULTS.md with the machine, the versions and a targets table.
 //
-//   npm run bench                       # N = 1,000,000 messages, R = 5 repetitions
-//   npm run bench -- --quick            # N = 20,000, R = 1 (a smoke run)
-//   npm run bench -- --messages 200000 --reps 3 --layers baseline,resume --out /tmp/r.md
+//   npm run bench                                  # everything, a few minutes
+//   npm run bench -- --quick                       # a smoke run: small N, 1 repetition
+//   npm run bench -- --scenario 1,3 --stacks ws,rxtether-client --reps 3
 //
-// The process needs `--expose-gc` (heap measurements, a GC before every timed run); when it
-// is missing, this script re-runs itself with it. Equivalent direct command:
-//   node --expose-gc --import tsx bench/run.ts
+// Scenarios: 1 push throughput, 2 round-trip latency, 3 send throughput, 4 idle memory,
+// 5 reconnect time, 6 pipeline overhead (no network), 7 storm simulator (virtual time),
+// 8 real storm on loopback, import (import time). Stacks: see bench/stacks.ts; raw ws always
+// runs, since every ratio is to it.
 //
-// Every run checks that each subscriber received exactly the messages it should, in order;
-// a wrong run is flagged in the table and makes the process exit with status 1.
-import { spawnSync } from 'node:child_process';
-import { writeFileSync, mkdirSync } from 'node:fs';
+// Processes: the server always runs in its own process (bench/server.ts), each stack's client
+// in its own worker (bench/client.ts), scenario 6 in its own process (bench/pipeline.ts); this
+// one only orchestrates and writes. Only a full run writes bench/RESULTS.md by default; a quick
+// or partial run writes bench/.out/RESULTS-quick.md or bench/.out/RESULTS-partial.md. The exit
+// status is 1 when any stack delivered a wrong result (missing, duplicated or reordered
+// messages, a failed connection), which the tables flag as WRONG.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import { dirname, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { type Observable, Subscription, filter, share } from 'rxjs';
-import {
-  connect,
-  createResumeCursor,
-  heartbeatTimeout,
-  isNextInSequence,
-  resumeFrom,
-  retryWithJitteredBackoff,
-} from 'rxtether';
-import { FakeSocket } from './fakeSocket.js';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fork } from 'node:child_process';
+import { Child, ServerProcess, withTimeout } from './processes.js';
+import { type Context, type SectionResult, scenarioIdle, scenarioImport, scenarioLatency, scenarioPush, scenarioReconnect, scenarioSend, scenarioStorm } from './scenarios.js';
+import { STACK_IDS, type StackId } from './stacks.js';
 
-// ---------------------------------------------------------------------------------------------
-// Options
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = resolve(HERE, '..');
+const SCENARIOS = ['1', '2', '3', '4', '5', '6', '7', '8', 'import'] as const;
+type ScenarioId = (typeof SCENARIOS)[number];
 
 interface Options {
-  messages: number;
-  reps: number;
   quick: boolean;
-  layers: string[] | undefined;
+  scenarios: ScenarioId[];
+  stacks: StackId[];
+  reps: number | undefined;
   out: string;
   verbose: boolean;
   args: string[];
 }
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-const ROOT = resolve(HERE, '..');
-
 function usage(message: string): never {
   console.error(`bench: ${message}
-usage: tsx bench/run.ts [--quick] [--messages N] [--reps R] [--layers id,id,...] [--out FILE] [--verbose]
-  --quick        N = 20000, R = 1 (writes bench/.out/RESULTS-quick.md unless --out is given)
-  --messages N   messages per timed run (default 1000000)
-  --reps R       measured repetitions per layer (default 5), after one warm-up round
-  --layers ids   only these layers (${LAYER_IDS.join(', ')})
-  --out FILE     where to write the markdown results (default bench/RESULTS.md)
-  --verbose      print every timed run`);
+usage: tsx bench/run.ts [--quick] [--scenario ids] [--stacks ids] [--reps R] [--out FILE] [--verbose]
+  --quick          small N, 1 repetition: checks that everything works, times mean nothing
+  --scenario ids   only these, comma-separated: ${SCENARIOS.join(', ')} (default: all)
+  --stacks ids     only these stacks (raw ws always runs): ${STACK_IDS.join(', ')}
+  --reps R         repetitions of every timed scenario (default: per scenario, 1 with --quick)
+  --out FILE       where to write the markdown (default: bench/RESULTS.md for a full run,
+                   bench/.out/RESULTS-quick.md or RESULTS-partial.md otherwise)
+  --verbose        print every run`);
   process.exit(2);
 }
 
 function parseOptions(argv: string[]): Options {
-  let messages: number | undefined;
-  let reps: number | undefined;
   let quick = false;
-  let layers: string[] | undefined;
+  let scenarios: ScenarioId[] | undefined;
+  let stacks: StackId[] | undefined;
+  let reps: number | undefined;
   let out: string | undefined;
   let verbose = false;
-  const positiveInt = (name: string, value: string | undefined): number => {
-    const n = Number(value);
-    if (!Number.isSafeInteger(n) || n < 1) usage(`${name} needs a positive integer, got ${String(value)}`);
-    return n;
+  const list = <T extends string>(name: string, value: string | undefined, allowed: readonly T[]): T[] => {
+    const items = (value ?? '').split(',').filter(Boolean);
+    const unknown = items.filter((x) => !allowed.includes(x as T));
+    if (items.length === 0 || unknown.length) usage(`${name}: unknown ${unknown.join(', ') || '(none given)'}`);
+    return items as T[];
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -76,17 +76,17 @@ function parseOptions(argv: string[]): Options {
       case '--quick':
         quick = true;
         break;
-      case '--messages':
-        messages = positiveInt('--messages', value());
+      case '--scenario':
+      case '--scenarios':
+        scenarios = list('--scenario', value(), SCENARIOS);
         break;
-      case '--reps':
-        reps = positiveInt('--reps', value());
+      case '--stacks':
+        stacks = list('--stacks', value(), STACK_IDS);
         break;
-      case '--layers': {
-        const list = (value() ?? '').split(',').filter(Boolean);
-        const unknown = list.filter((id) => !LAYER_IDS.includes(id));
-        if (list.length === 0 || unknown.length > 0) usage(`unknown layer(s): ${unknown.join(', ') || '(none given)'}`);
-        layers = list;
+      case '--reps': {
+        const n = Number(value());
+        if (!Number.isSafeInteger(n) || n < 1) usage('--reps needs a positive integer');
+        reps = n;
         break;
       }
       case '--out':
@@ -102,491 +102,292 @@ function parseOptions(argv: string[]): Options {
         usage(`unknown argument ${arg}`);
     }
   }
+  const partial = scenarios !== undefined || stacks !== undefined || reps !== undefined;
+  const chosenStacks = stacks ? STACK_IDS.filter((id) => id === 'ws' || stacks!.includes(id)) : [...STACK_IDS];
   return {
-    messages: messages ?? (quick ? 20_000 : 1_000_000),
-    reps: reps ?? (quick ? 1 : 5),
     quick,
-    layers,
-    out: resolve(out ?? (quick ? resolve(HERE, '.out/RESULTS-quick.md') : resolve(HERE, 'RESULTS.md'))),
+    scenarios: scenarios ? SCENARIOS.filter((s) => scenarios!.includes(s)) : [...SCENARIOS],
+    stacks: chosenStacks,
+    reps,
+    out: resolve(out ?? (quick ? resolve(HERE, '.out/RESULTS-quick.md') : partial ? resolve(HERE, '.out/RESULTS-partial.md') : resolve(HERE, 'RESULTS.md'))),
     verbose,
     args: argv,
   };
 }
 
 // ---------------------------------------------------------------------------------------------
-// Frames: {"seq":n,"topic":"t<n mod 10>","price":…} ≈ 100 bytes, deterministic.
+// Scenarios run in other processes: 6 (pipeline) and 7 (storm simulator)
 
-interface Tick {
-  readonly seq: number;
-  readonly topic: string;
-  readonly price: number;
-  readonly size: number;
-  readonly side: string;
-  readonly ts: number;
-  readonly venue: string;
-}
-
-const TOPICS = 10;
-
-function makeFrames(n: number): string[] {
-  const frames = new Array<string>(n);
-  let x = 0x2545f491; // xorshift32 state: same frames on every run
-  for (let seq = 1; seq <= n; seq++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    const r = x >>> 0;
-    // JSON.stringify yields flat strings: JSON.parse never has to flatten a rope first.
-    frames[seq - 1] = JSON.stringify({
-      seq,
-      topic: `t${seq % TOPICS}`,
-      price: 100 + (r % 100_000) / 1000,
-      size: 100 * (1 + (r % 50)),
-      side: r & 1 ? 'buy' : 'sell',
-      ts: 1_700_000_000_000 + seq,
-      venue: 'XNAS',
-    });
-  }
-  return frames;
-}
-
-/** How many of seq 1..n have seq % TOPICS === topic. */
-function topicCount(n: number, topic: number): number {
-  const first = topic === 0 ? TOPICS : topic;
-  return n >= first ? Math.floor((n - first) / TOPICS) + 1 : 0;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Sinks: count and check order, identically in every layer.
-
-class Sink {
-  count = 0;
-  private expected: number;
-  firstBad: string | undefined;
-  constructor(
-    readonly name: string,
-    first: number,
-    private readonly step: number,
-    readonly expectedCount: number,
-  ) {
-    this.expected = first;
-  }
-  readonly next = (m: Tick): void => {
-    if (m.seq !== this.expected && this.firstBad === undefined) {
-      this.firstBad = `${this.name}: message #${this.count} has seq ${m.seq}, expected ${this.expected}`;
-    }
-    this.expected += this.step;
-    this.count++;
-  };
-  problem(): string | undefined {
-    if (this.firstBad !== undefined) return this.firstBad;
-    if (this.count !== this.expectedCount) return `${this.name}: received ${this.count} messages, expected ${this.expectedCount}`;
-    return undefined;
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Layers
-
-interface Started {
-  readonly sinks: readonly Sink[];
-  stop(): void;
-}
-
-interface Layer {
-  readonly id: string;
-  readonly label: string;
-  /** Whether unsubscribing must close the socket (every layer built on connect()). */
-  readonly usesConnect: boolean;
-  start(socket: FakeSocket, n: number, report: (problem: string) => void): Started;
-}
-
-const URL_ = 'ws://bench.invalid/feed';
-
-function source(socket: FakeSocket, depth: number): Observable<Tick> {
-  let created = false;
-  let o = connect<Tick>({
-    url: URL_,
-    socketFactory: () => {
-      if (created) throw new Error('bench: the pipeline asked for a second socket (it reconnected)');
-      created = true;
-      return socket;
-    },
-    onDecodeError: 'error',
+async function scenarioPipeline(opts: Options): Promise<SectionResult> {
+  const args = [...(opts.quick ? ['--quick'] : []), ...(opts.reps ? ['--reps', String(opts.reps)] : []), ...(opts.verbose ? ['--verbose'] : [])];
+  const execArgv = [...process.execArgv.filter((a) => a !== '--expose-gc'), '--expose-gc'];
+  const child = fork(resolve(HERE, 'pipeline.ts'), args, { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const result = new Promise<{ markdown: string; problems: string[] }>((res, rej) => {
+    child.once('message', (m: { markdown: string; problems: string[] }) => res(m));
+    child.once('exit', (code) => rej(new Error(`bench/pipeline.ts exited with ${String(code)} before reporting`)));
   });
-  if (depth >= 3) o = o.pipe(heartbeatTimeout({ timeout: 60_000 }));
-  if (depth >= 4) {
-    o = o.pipe(resumeFrom(createResumeCursor({ cursorOf: (m: Tick) => m.seq, isNext: isNextInSequence })));
+  try {
+    const { markdown, problems } = await withTimeout(result, 600_000, 'bench/pipeline.ts took over 10 minutes');
+    return { markdown, problems: problems.map((p) => `scenario 6: ${p}`), figures: {} };
+  } finally {
+    child.kill('SIGKILL');
   }
-  if (depth >= 5) o = o.pipe(retryWithJitteredBackoff());
-  return o;
 }
 
-function single(depth: number) {
-  return (socket: FakeSocket, n: number, report: (problem: string) => void): Started => {
-    const sink = new Sink('subscriber', 1, 1, n);
-    const sub = source(socket, depth).subscribe({
-      next: sink.next,
-      error: (e: unknown) => report(`error: ${String(e)}`),
-      complete: () => report('completed'),
-    });
-    return { sinks: [sink], stop: () => sub.unsubscribe() };
-  };
+interface StormRun {
+  readonly markdown: string;
+  readonly chartFiles: string[];
+  readonly results?: readonly { strategy: { id: string }; config: { clients: number }; drainedAtMs?: number | undefined; boundMs: number }[];
 }
 
-const LAYERS: readonly Layer[] = [
-  {
-    id: 'baseline',
-    label: 'baseline: JSON.parse + counter',
-    usesConnect: false,
-    start(socket, n) {
-      const sink = new Sink('subscriber', 1, 1, n);
-      const next = sink.next;
-      socket.onmessage = (event) => next(JSON.parse(event.data as string) as Tick);
-      return { sinks: [sink], stop: () => socket.close() };
-    },
-  },
-  { id: 'connect', label: 'connect()', usesConnect: true, start: single(2) },
-  { id: 'heartbeat', label: '+ heartbeatTimeout', usesConnect: true, start: single(3) },
-  { id: 'resume', label: '+ resumeFrom(cursor)', usesConnect: true, start: single(4) },
-  { id: 'retry', label: '+ retryWithJitteredBackoff', usesConnect: true, start: single(5) },
-  {
-    id: 'share10',
-    label: '+ share(), 10 × filter(topic)',
-    usesConnect: true,
-    start(socket, n, report) {
-      const shared = source(socket, 5).pipe(share());
-      const subs = new Subscription();
-      const sinks: Sink[] = [];
-      for (let k = 0; k < TOPICS; k++) {
-        const topic = `t${k}`;
-        const sink = new Sink(`subscriber ${topic}`, k === 0 ? TOPICS : k, TOPICS, topicCount(n, k));
-        sinks.push(sink);
-        subs.add(
-          shared.pipe(filter((m) => m.topic === topic)).subscribe({
-            next: sink.next,
-            error: (e: unknown) => report(`${topic} error: ${String(e)}`),
-            complete: () => report(`${topic} completed`),
-          }),
-        );
-      }
-      return { sinks, stop: () => subs.unsubscribe() };
-    },
-  },
-];
-const LAYER_IDS = LAYERS.map((l) => l.id);
-
-// ---------------------------------------------------------------------------------------------
-// Measurement
-
-const gc = (globalThis as { gc?: () => void }).gc;
-
-function fullGc(): void {
-  gc!();
-  gc!();
-}
-
-/** Messages pushed into one pipeline before switching to the next one. */
-const CHUNK = 10_000;
-
-interface Running {
-  readonly layer: Layer;
-  readonly socket: FakeSocket;
-  readonly started: Started;
-  readonly problems: string[];
-  ns: bigint;
-  delivered: number;
-}
-
-/**
- * One repetition: every layer gets its own socket and subscription and receives all of
- * `frames`, in order. The frames are pushed CHUNK at a time, round-robin over the layers
- * (starting with a different layer each chunk), so that a noisy neighbour or a slow phase of
- * the machine, which lasts seconds, costs every layer alike. Returns ns/msg per layer.
- */
-async function runRound(layers: readonly Layer[], frames: readonly string[]): Promise<Map<Layer, { nsPerMsg: number; problems: string[] }>> {
-  const running: Running[] = layers.map((layer) => {
-    const problems: string[] = [];
-    const socket = new FakeSocket();
-    const started = layer.start(socket, frames.length, (p) => problems.push(p));
-    return { layer, socket, started, problems, ns: 0n, delivered: 0 };
-  });
-  await Promise.all(running.map((r) => r.socket.opened));
-  for (const r of running) if (r.socket.onmessage === null) r.problems.push('no message handler after open');
-  fullGc();
-  let turn = 0;
-  for (let from = 0; from < frames.length; from += CHUNK) {
-    const to = Math.min(frames.length, from + CHUNK);
-    for (let i = 0; i < running.length; i++) {
-      const r = running[(i + turn) % running.length]!;
-      const t0 = process.hrtime.bigint();
-      const delivered = r.socket.push(frames, from, to);
-      r.ns += process.hrtime.bigint() - t0;
-      r.delivered += delivered;
+async function scenarioStormSimulator(opts: Options, log: (line: string) => void): Promise<SectionResult> {
+  let runStorm: ((options: { quick: boolean; outDir: string; log?: (line: string) => void }) => Promise<StormRun>) | undefined;
+  try {
+    ({ runStorm } = (await import(pathToFileURL(resolve(HERE, 'storm/index.ts')).href)) as { runStorm: typeof runStorm });
+  } catch (e) {
+    const why = e instanceof Error ? e.message.split('\n')[0] : String(e);
+    return { markdown: `## Scenario 7: reconnect storm (virtual time)\n\nNot run: bench/storm/index.ts could not be loaded (${why}).\n`, problems: [], figures: {} };
+  }
+  const outDir = opts.out === resolve(HERE, 'RESULTS.md') ? resolve(HERE, 'storm/results') : resolve(dirname(opts.out), 'storm');
+  const report = await runStorm!({ quick: opts.quick, outDir, log: opts.verbose ? log : () => {} });
+  log(`\nScenario 7: storm simulator, ${report.chartFiles.length} chart(s): ${report.chartFiles.map((f) => relative(ROOT, f)).join(', ')}`);
+  // The targets: the largest fleet's drain time over the bound, full jitter with and without hints.
+  const figures: Record<string, number | undefined> = {};
+  const results = report.results ?? [];
+  const largest = Math.max(0, ...results.map((r) => r.config.clients));
+  for (const r of results) {
+    if (r.config.clients !== largest) continue;
+    if (r.strategy.id === 'full' || r.strategy.id === 'full-hints') {
+      figures[`storm.${r.strategy.id}`] = r.drainedAtMs === undefined ? Infinity : r.drainedAtMs / r.boundMs;
     }
-    turn++;
   }
-  const results = new Map<Layer, { nsPerMsg: number; problems: string[] }>();
-  for (const r of running) {
-    const { layer, socket, started, problems } = r;
-    started.stop();
-    if (r.delivered !== frames.length) problems.push(`the socket delivered ${r.delivered} of ${frames.length} frames`);
-    for (const sink of started.sinks) {
-      const p = sink.problem();
-      if (p !== undefined) problems.push(p);
-    }
-    if (layer.usesConnect) {
-      if (socket.closeCode !== 1000) problems.push(`unsubscribe closed the socket with ${String(socket.closeCode)}, expected 1000`);
-      if (socket.onmessage !== null) problems.push('the message handler is still attached after unsubscribe');
-    }
-    results.set(layer, { nsPerMsg: Number(r.ns) / frames.length, problems });
-  }
-  return results;
-}
-
-interface MemoryResult {
-  readonly before: number;
-  readonly open: number;
-  readonly half: number;
-  readonly held: number;
-  readonly after: number;
-  readonly messages: number;
-  readonly problems: string[];
-}
-
-/** Heap after GC around one full-pipeline subscription that stays subscribed through N messages. */
-async function measureMemory(layer: Layer, frames: readonly string[]): Promise<MemoryResult> {
-  const problems: string[] = [];
-  fullGc();
-  const before = process.memoryUsage().heapUsed;
-  const socket = new FakeSocket();
-  const started = layer.start(socket, frames.length, (p) => problems.push(p));
-  await socket.opened;
-  fullGc();
-  const open = process.memoryUsage().heapUsed;
-  const halfway = frames.length >> 1;
-  let delivered = socket.push(frames, 0, halfway);
-  fullGc();
-  const half = process.memoryUsage().heapUsed;
-  delivered += socket.push(frames, halfway);
-  fullGc();
-  const held = process.memoryUsage().heapUsed; // still subscribed
-  started.stop();
-  await new Promise((r) => setImmediate(r));
-  fullGc();
-  const after = process.memoryUsage().heapUsed;
-  if (delivered !== frames.length) problems.push(`the socket delivered ${delivered} of ${frames.length} frames`);
-  for (const sink of started.sinks) {
-    const p = sink.problem();
-    if (p !== undefined) problems.push(p);
-  }
-  return { before, open, half, held, after, messages: frames.length, problems };
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+  figures['storm.clients'] = largest || undefined;
+  return { markdown: report.markdown, problems: [], figures };
 }
 
 // ---------------------------------------------------------------------------------------------
-// Reporting
+// Targets (issue 6), judged on this run's figures
 
-interface Row {
-  readonly layer: Layer;
-  readonly median: number;
-  readonly min: number;
-  readonly max: number;
-  readonly added: number | undefined;
-  readonly ratio: number | undefined;
-  readonly problems: readonly string[];
+interface Target {
+  readonly what: string;
+  readonly target: string;
+  readonly value: string;
+  readonly met: boolean | undefined;
 }
 
-const f1 = (x: number): string => x.toFixed(1);
-const signed = (x: number | undefined): string => (x === undefined ? '–' : `${x >= 0 ? '+' : '−'}${f1(Math.abs(x))}`);
-const kib = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KiB`;
-const mib = (bytes: number): string => `${(bytes / 1048576).toFixed(1)} MiB`;
-const signedBytes = (bytes: number): string => `${bytes >= 0 ? '+' : '−'}${kib(Math.abs(bytes))}`;
-
-function cells(r: Row): string[] {
-  return [
-    r.layer.label,
-    f1(r.median),
-    `${f1(r.min)}–${f1(r.max)}`,
-    signed(r.added),
-    r.ratio === undefined ? '–' : `${r.ratio.toFixed(2)}×`,
-    r.problems.length === 0 ? 'ok' : 'WRONG',
+function targets(f: Readonly<Record<string, number | undefined>>): Target[] {
+  const has = (k: string): boolean => f[k] !== undefined && !Number.isNaN(f[k]);
+  const judge = (k: string, ok: (x: number) => boolean): boolean | undefined => (has(k) ? ok(f[k]!) : undefined);
+  const x = (k: string): string => (has(k) ? `${f[k]!.toFixed(2)}×` : 'not measured');
+  const list: Target[] = [
+    {
+      what: 'receive: full client, 10 channel subscribers, CPU per message vs raw ws (scenario 1)',
+      target: '≤ 1.10×',
+      value: `${x('receive.client')}${has('receive.rxjs-share10') ? ` (rxjs webSocket + share() + 10 filters: ${x('receive.rxjs-share10')})` : ''}`,
+      met: judge('receive.client', (v) => v <= 1.1),
+    },
+    {
+      what: 'send: full client throughput vs raw ws naive send (scenario 3)',
+      target: '≥ 2.5×',
+      value: `${x('send.client')}${has('send.connect') ? ` (bare connect: ${x('send.connect')})` : ''}`,
+      met: judge('send.client', (v) => v >= 2.5),
+    },
+    {
+      what: 'idle heap per connection: bare connect vs raw ws (scenario 4)',
+      target: '≤ 1.3×',
+      value: `${x('idle.connect')}${has('idle.ws') ? ` (raw ws: ${Math.round(f['idle.ws']!).toLocaleString('en-US')} B)` : ''}`,
+      met: judge('idle.connect', (v) => v <= 1.3),
+    },
+    {
+      what: 'idle heap per connection: full client with one channel (scenario 4)',
+      target: '≤ 6 KB (6,144 B)',
+      value: has('idle.client') ? `${Math.round(f['idle.client']!).toLocaleString('en-US')} B` : 'not measured',
+      met: judge('idle.client', (v) => v <= 6144),
+    },
+    {
+      what: 'reconnect: listening → open and 10 channels replayed, full client, minimum delays, p50 (scenario 5)',
+      target: '≤ 10 ms',
+      value: has('reconnect.client') ? `${f['reconnect.client']!.toFixed(1)} ms${has('reconnect.connect') ? ` (bare connect: ${f['reconnect.connect']!.toFixed(1)} ms)` : ''}` : 'not measured',
+      met: judge('reconnect.client', (v) => v <= 10),
+    },
+    {
+      what: `reconnect: the default config does not spin while the server is down: most connection attempts in a ${f['outage.seconds'] ?? '–'} s outage (scenario 5)`,
+      target: '≤ 10 (a spinning client makes hundreds)',
+      value: has('outage.client') ? `full client ${f['outage.client']}${has('outage.connect') ? `, bare connect + retryWithJitteredBackoff() ${f['outage.connect']}` : ''}` : 'not measured',
+      met: has('outage.client') ? f['outage.client']! <= 10 && (!has('outage.connect') || f['outage.connect']! <= 10) : undefined,
+    },
+    {
+      what: `storm drain, full jitter with server hints, ${has('storm.clients') ? `${f['storm.clients']!.toLocaleString('en-US')} clients, ` : ''}vs the bound N/C + D (scenario 7)`,
+      target: '≤ 1.3×',
+      value: x('storm.full-hints'),
+      met: judge('storm.full-hints', (v) => v <= 1.3),
+    },
+    {
+      what: `storm drain, full jitter without hints (the default), ${has('storm.clients') ? `${f['storm.clients']!.toLocaleString('en-US')} clients, ` : ''}vs the bound (scenario 7)`,
+      target: '≤ 1.6×',
+      value: x('storm.full'),
+      met: judge('storm.full', (v) => v <= 1.6),
+    },
+    {
+      what: "`import('rxtether')` over importing rxjs alone (fresh processes)",
+      target: '≤ 10 ms',
+      value: has('import.added') ? `${f['import.added']!.toFixed(1)} ms` : 'not measured',
+      met: judge('import.added', (v) => v <= 10),
+    },
   ];
+  return list;
 }
 
-const HEADERS = ['layer', 'median ns/msg', 'min–max', 'added vs previous', '× baseline', 'check'];
+// ---------------------------------------------------------------------------------------------
+// Machine and versions
 
-function textTable(rows: readonly string[][]): string {
-  const all = [HEADERS, ...rows];
-  const widths = HEADERS.map((_, i) => Math.max(...all.map((r) => r[i]!.length)));
-  const line = (r: readonly string[]): string =>
-    r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  return [line(HEADERS), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+function version(pkg: string): string {
+  try {
+    const require = createRequire(resolve(ROOT, 'package.json'));
+    return (JSON.parse(readFileSync(require.resolve(`${pkg}/package.json`), 'utf8')) as { version: string }).version;
+  } catch {
+    try {
+      return (JSON.parse(readFileSync(resolve(ROOT, 'node_modules', pkg, 'package.json'), 'utf8')) as { version: string }).version;
+    } catch {
+      return 'unknown';
+    }
+  }
 }
 
-function markdownTable(rows: readonly string[][]): string {
-  const line = (r: readonly string[]): string => `| ${r.join(' | ')} |`;
-  return [line(HEADERS), `|${HEADERS.map((_, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`, ...rows.map(line)].join('\n');
+function gitDescribe(): string {
+  try {
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'operators'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    return `${commit}${dirty ? ' + uncommitted changes in src/ or operators/' : ''}`;
+  } catch {
+    return 'unknown';
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Main
 
-function ensureGc(): void {
-  if (gc) return;
-  if (process.env['RXTETHER_BENCH_RESPAWNED']) {
-    console.error('bench: global.gc is still missing after re-running with --expose-gc');
-    process.exit(2);
-  }
-  // Re-run with the same loader flags (tsx's --import/--require) plus --expose-gc.
-  const child = spawnSync(process.execPath, [...process.execArgv, '--expose-gc', process.argv[1]!, ...process.argv.slice(2)], {
-    stdio: 'inherit',
-    env: { ...process.env, RXTETHER_BENCH_RESPAWNED: '1' },
-  });
-  process.exit(child.status ?? 1);
-}
-
 async function main(): Promise<void> {
   const opts = parseOptions(process.argv.slice(2));
-  ensureGc();
-  const layers = opts.layers ? LAYERS.filter((l) => opts.layers!.includes(l.id)) : LAYERS;
-  const n = opts.messages;
   const started = performance.now();
-
-  const frames = makeFrames(n);
-  const avgBytes = frames.reduce((sum, f) => sum + f.length, 0) / n;
-  const warmFrames = frames.slice(0, Math.min(n, 100_000));
+  const loadBefore = os.loadavg();
+  const log = (line: string): void => console.log(line);
   console.log(
-    `rxtether pipeline overhead, no network: N = ${n.toLocaleString('en-US')} messages (${avgBytes.toFixed(1)} bytes avg), ` +
-      `R = ${opts.reps} (+1 warm-up of ${warmFrames.length.toLocaleString('en-US')})`,
+    `rxtether benchmarks${opts.quick ? ' (quick: a smoke run, the figures mean nothing)' : ''}: scenarios ${opts.scenarios.join(', ')}; stacks ${opts.stacks.join(', ')}`,
   );
-  console.log(`example frame: ${frames[0]}`);
 
-  const problems = new Map<string, string[]>(layers.map((l) => [l.id, []]));
-  const times = new Map<string, number[]>(layers.map((l) => [l.id, []]));
-  const round = async (what: string, input: readonly string[]): Promise<void> => {
-    const results = await runRound(layers, input);
-    for (const layer of layers) {
-      const result = results.get(layer)!;
-      for (const p of result.problems) problems.get(layer.id)!.push(`${what}: ${p}`);
-      if (what === 'warm-up') continue;
-      times.get(layer.id)!.push(result.nsPerMsg);
-      if (opts.verbose) console.log(`  ${what} ${layer.id.padEnd(9)} ${f1(result.nsPerMsg).padStart(7)} ns/msg`);
-    }
+  let workers: Promise<Map<StackId, Child>> | undefined;
+  let server: Promise<{ server: ServerProcess; port: number }> | undefined;
+  const ctx: Context = {
+    quick: opts.quick,
+    reps: opts.reps,
+    stacks: opts.stacks,
+    verbose: opts.verbose,
+    log,
+    workers: () =>
+      (workers ??= (async () => {
+        const map = new Map<StackId, Child>();
+        for (const id of opts.stacks) map.set(id, await Child.start(`client ${id}`, 'client.ts', [id], { gc: true }));
+        return map;
+      })()),
+    server: () =>
+      (server ??= (async () => {
+        const s = await ServerProcess.start('server');
+        return { server: s, port: await s.listen(0) };
+      })()),
   };
 
-  // Warm-up: every layer once, so the shared rxjs code has seen every layer's shapes.
-  await round('warm-up', warmFrames);
-  for (let r = 0; r < opts.reps; r++) await round(`rep ${r + 1}`, frames);
-
-  const full = layers.at(-1)!;
-  const memory = await measureMemory(full, frames);
-  const seconds = (performance.now() - started) / 1000;
-
-  // "added" and "× baseline" pair the layers within each repetition (they ran interleaved),
-  // then take the median over repetitions: steadier than comparing medians.
-  const baseline = layers[0]?.id === 'baseline' ? times.get('baseline')! : undefined;
-  const rows: Row[] = [];
-  for (const [k, layer] of layers.entries()) {
-    const t = times.get(layer.id)!;
-    const prev = k > 0 ? times.get(layers[k - 1]!.id)! : undefined;
-    rows.push({
-      layer,
-      median: median(t),
-      min: Math.min(...t),
-      max: Math.max(...t),
-      added: prev === undefined ? undefined : median(t.map((x, r) => x - prev[r]!)),
-      ratio: baseline === undefined ? undefined : median(t.map((x, r) => x / baseline[r]!)),
-      problems: problems.get(layer.id)!,
-    });
+  const sections: string[] = [];
+  const problems: string[] = [];
+  const figures: Record<string, number | undefined> = {};
+  const durations: string[] = [];
+  const runners: Record<ScenarioId, () => Promise<SectionResult>> = {
+    '1': () => scenarioPush(ctx),
+    '2': () => scenarioLatency(ctx),
+    '3': () => scenarioSend(ctx),
+    '4': () => scenarioIdle(ctx),
+    '5': () => scenarioReconnect(ctx),
+    '6': () => scenarioPipeline(opts),
+    '7': () => scenarioStormSimulator(opts, log),
+    '8': () => scenarioStorm(ctx),
+    import: () => scenarioImport(ctx),
+  };
+  try {
+    for (const id of opts.scenarios) {
+      const t0 = performance.now();
+      console.log(`\n— scenario ${id} …`);
+      try {
+        const result = await runners[id]();
+        sections.push(result.markdown);
+        problems.push(...result.problems);
+        Object.assign(figures, result.figures);
+      } catch (e) {
+        const message = e instanceof Error ? (e.stack ?? e.message) : String(e);
+        problems.push(`scenario ${id} failed: ${message.split('\n')[0]}`);
+        sections.push(`## Scenario ${id}\n\nFailed: ${message.split('\n')[0]}\n`);
+        console.error(message);
+      }
+      durations.push(`${id}: ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+    }
+  } finally {
+    for (const w of (await workers?.catch(() => undefined))?.values() ?? []) await w.kill();
+    await (await server?.catch(() => undefined))?.server.kill();
   }
-  const table = rows.map(cells);
-  const secondHalf = memory.messages - (memory.messages >> 1);
-  const memoryLines = [
-    `heap used after GC, one "${full.label}" subscription (the ${n.toLocaleString('en-US')} frames are alive throughout):`,
-    `  before subscribe             ${mib(memory.before)}`,
-    `  open, 0 messages             ${mib(memory.open)}  ${signedBytes(memory.open - memory.before)}  the subscription itself`,
-    `  after N/2 messages, held     ${mib(memory.half)}  ${signedBytes(memory.half - memory.open)}`,
-    `  after N messages, held       ${mib(memory.held)}  ${signedBytes(memory.held - memory.half)}  → ${((memory.held - memory.half) / secondHalf).toFixed(4)} bytes retained per message over the second half`,
-    `                                          (${((memory.held - memory.open) / memory.messages).toFixed(4)} bytes per message over all N, one-time JIT code included)`,
-    `  after unsubscribe            ${mib(memory.after)}  ${signedBytes(memory.after - memory.before)} vs before subscribe`,
-  ];
-  const allProblems = [
-    ...rows.flatMap((r) => r.problems.map((p) => `${r.layer.id}: ${p}`)),
-    ...memory.problems.map((p) => `memory run: ${p}`),
-  ];
 
-  console.log();
-  console.log(textTable(table));
-  console.log();
-  console.log(memoryLines.join('\n'));
-  console.log(`\n${seconds.toFixed(1)} s in total`);
-
+  const seconds = (performance.now() - started) / 1000;
+  const loadAfter = os.loadavg();
   const cpus = os.cpus();
-  const rxjsVersion = (createRequire(import.meta.url)('rxjs/package.json') as { version: string }).version;
   const command = `npm run bench${opts.args.length ? ` -- ${opts.args.join(' ')}` : ''}`;
-  const md = `# rxtether benchmark: pipeline overhead, no network
+  const targetRows = targets(figures);
+  const verdict = (m: boolean | undefined): string => (m === undefined ? 'not measured' : m ? 'met' : '**missed**');
+  const targetTable = [
+    '| target (issue 6) | goal | measured | |',
+    '| --- | ---: | ---: | --- |',
+    ...targetRows.map((t) => `| ${t.what} | ${t.target} | ${t.value} | ${verdict(t.met)} |`),
+  ].join('\n');
+  console.log(`\nTargets:\n${targetRows.map((t) => `  ${verdict(t.met).replaceAll('*', '').padEnd(12)} ${t.value.padEnd(14)} ${t.target.padEnd(10)} ${t.what}`).join('\n')}`);
 
-Scenario 6 of the benchmark plan: the cost of each rxtether layer per message, with an
-in-memory socket (\`bench/fakeSocket.ts\`) instead of a network. Generated by \`bench/run.ts\`;
-re-run the command below to reproduce it, numbers vary between machines and runs.
+  const md = `# rxtether benchmarks
+
+Issue 6: rxtether against what a user would pick instead, on the same machine in the same run.
+Generated by \`${command}\` (\`bench/run.ts\`); numbers vary between machines and runs, ratios to
+raw \`ws\` from the same run much less. ${opts.quick ? '**Quick mode: a smoke run with tiny N and one repetition; these figures mean nothing.**' : ''}
 
 | | |
 | --- | --- |
-| machine | ${cpus[0]?.model.trim() ?? 'unknown'}, ${cpus.length} cores, ${os.platform()} ${os.arch()}, ${mib(os.totalmem())} RAM |
-| runtime | Node ${process.version}, rxjs ${rxjsVersion} |
+| machine | ${cpus[0]?.model.trim() ?? 'unknown'}, ${cpus.length} cores, ${os.platform()} ${os.release()} ${os.arch()}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM |
+| load average (1 min) | ${loadBefore[0]!.toFixed(2)} at the start, ${loadAfter[0]!.toFixed(2)} at the end |
+| runtime | Node ${process.version} |
+| versions | rxtether ${version('rxtether')} (${gitDescribe()}), rxjs ${version('rxjs')}, ws ${version('ws')}, reconnecting-websocket ${version('reconnecting-websocket')}, partysocket ${version('partysocket')} |
 | date | ${new Date().toISOString()} |
-| messages per run (N) | ${n.toLocaleString('en-US')}, ${avgBytes.toFixed(1)} bytes each on average |
-| repetitions (R) | ${opts.reps} measured, after 1 warm-up round of ${warmFrames.length.toLocaleString('en-US')} messages per layer |
-| command | \`${command}\` (equivalently \`node --expose-gc --import tsx bench/run.ts${opts.args.length ? ` ${opts.args.join(' ')}` : ''}\`) |
-| total time | ${seconds.toFixed(1)} s |
+| scenarios | ${opts.scenarios.join(', ')} (${durations.join(', ')}); ${seconds.toFixed(0)} s in total |
 
-Example frame: \`${frames[0]}\`
+Stacks, all with \`ws\` ${version('ws')} as the WebSocket implementation (\`bench/stacks.ts\`):
 
-${markdownTable(table)}
+- **raw ws**: \`new WebSocket(url)\`, \`ws.on('message', (data) => JSON.parse(data.toString()))\`, \`ws.send(JSON.stringify(m))\`: the floor;
+- **rxjs webSocket()**: \`webSocket({ url, WebSocketCtor: WebSocket })\`, one subscriber;
+- **rxjs webSocket() + share(), 10 filters**: the same subject, \`share()\`, ten subscribers each \`filter\`ing one channel;
+- **reconnecting-websocket** and **partysocket** (\`partysocket/ws\`): \`{ WebSocket }\` option, \`addEventListener('message')\`;
+- **rxtether connect()**: \`connect({ url, WebSocketCtor })\`, sending through \`outgoing\`;
+- **rxtether createSocket, 10 channels**: \`createSocket\` with heartbeat (15 s / 45 s), connection-wide resume (\`seq\`, \`isNextInSequence\`), default backoff, \`share\` inside, ten \`channel()\` subscribers (one per channel key), sending with \`socket.send\`.
 
-ns/msg is the time spent in the socket's \`onmessage\` calls for all N frames, divided by
-N (median of R repetitions, min–max alongside). "added vs previous" and "× baseline" compare
-layers within the same repetition (they ran interleaved, see below), then take the median
-over repetitions. Each layer adds one stage to the previous one:
+The server is always another process (\`bench/server.ts\`, a minimal hand-written RFC 6455
+server on 127.0.0.1 so that it costs less per message than any client); each stack's client
+runs in its own worker process (\`bench/client.ts\`), and the runner interleaves the stacks
+within each repetition, a different one first each time.
 
-1. **baseline**: the fake socket's loop with \`onmessage\` set to \`JSON.parse\` and the
-   order-checking counter; what any client must do.
-2. **connect()**: \`connect({ url, socketFactory })\` returning the fake socket (decode + emit).
-3. **+ heartbeatTimeout**: \`heartbeatTimeout({ timeout: 60_000 })\`.
-4. **+ resumeFrom**: \`resumeFrom(createResumeCursor({ cursorOf: (m) => m.seq, isNext: isNextInSequence }))\`.
-5. **+ retryWithJitteredBackoff**: \`retryWithJitteredBackoff()\` with its defaults.
-6. **+ share()**: \`share()\` and 10 subscribers, each \`filter\`ing one of 10 topics.
+## Targets
 
-Every run (warm-up included) checks that each subscriber received exactly the messages it
-should, in order, that unsubscribing closed the socket with 1000 and detached its handler;
-a wrong run shows as WRONG and the process exits with status 1.
+${targetTable}
 
-Within a repetition all layers are subscribed at once, each to its own fake socket, and the
-N frames are pushed ${CHUNK.toLocaleString('en-US')} at a time, round-robin over the layers (a
-different layer first each chunk). A slow phase of the machine (a noisy neighbour on a
-shared VM lasts seconds) then costs every layer alike, so the differences between layers
-are far steadier than the absolute numbers. One full GC runs before each repetition; GC
-during it (scavenges of the parsed messages) is counted in the layer that triggered it.
-
-## Heap
-
-\`\`\`
-${memoryLines.join('\n')}
-\`\`\`
-${allProblems.length ? `\n## Problems\n\n${allProblems.map((p) => `- ${p}`).join('\n')}\n` : ''}`;
+${sections.join('\n')}
+${problems.length ? `## Problems\n\n${problems.map((p) => `- ${p}`).join('\n')}\n` : ''}`;
   mkdirSync(dirname(opts.out), { recursive: true });
   writeFileSync(opts.out, md);
-  console.log(`wrote ${relative(ROOT, opts.out) || opts.out}`);
-
-  if (allProblems.length) {
-    console.error(`\nWRONG: ${allProblems.length} problem(s):`);
-    for (const p of allProblems.slice(0, 20)) console.error(`  ${p}`);
+  console.log(`\nwrote ${relative(ROOT, opts.out) || opts.out} (${seconds.toFixed(0)} s)`);
+  if (problems.length) {
+    console.error(`\nWRONG: ${problems.length} problem(s):`);
+    for (const p of problems.slice(0, 30)) console.error(`  ${p}`);
     process.exitCode = 1;
   }
 }

@@ -1,0 +1,87 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+
+/*
+ * `npm run bench -- --quick` in a child process, as a smoke test: every scenario runs with a
+ * tiny N and one repetition, against real server and client processes on 127.0.0.1. It checks
+ * that the run completes, that no stack was flagged WRONG (every message counted, in order,
+ * every connection opened and re-subscribed) and that the results file is written. No figure
+ * is asserted: timings on a shared machine mean nothing here.
+ */
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** A safety net for a hung child, not a timing assertion: the quick run takes well under it. */
+const CHILD_TIMEOUT = 240_000;
+
+interface Run {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly output: string;
+}
+
+function runQuick(out: string): Promise<Run> {
+  const env = { ...process.env };
+  delete env['NODE_OPTIONS'];
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--quick', '--out', out], {
+      cwd: ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    const timer = setTimeout(() => child.kill('SIGTERM'), CHILD_TIMEOUT);
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, output });
+    });
+  });
+}
+
+describe('npm run bench -- --quick', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rxtether-bench-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it(
+    'should run every scenario, flag no stack as wrong and write the results file',
+    async () => {
+      const out = join(dir, 'RESULTS.md');
+      const run = await runQuick(out);
+      expect(run.output).not.toMatch(/WRONG/);
+      expect({ code: run.code, signal: run.signal }, run.output.slice(-4000)).toEqual({ code: 0, signal: null });
+
+      const md = readFileSync(out, 'utf8');
+      for (const heading of [
+        '## Targets',
+        '## Scenario 1: server push throughput',
+        '## Scenario 2: round-trip latency',
+        '## Scenario 3: client send throughput',
+        '## Scenario 4: idle memory',
+        '## Scenario 5: reconnect time',
+        '## Scenario 6: pipeline overhead, no network',
+        '## Scenario 7: reconnect storm (virtual time)',
+        '## Scenario 8: real reconnect storm on loopback',
+        '## Import time',
+      ]) {
+        expect(md).toContain(heading);
+      }
+      expect(md).not.toContain('## Problems');
+      expect(md).not.toMatch(/\| (\*\*)?WRONG(\*\*)? \|/);
+      // Every stack has a row in the push table, each one checked.
+      const push = md.slice(md.indexOf('## Scenario 1'), md.indexOf('## Scenario 2'));
+      for (const stack of ['raw ws', 'rxjs webSocket()', 'reconnecting-websocket', 'partysocket', 'rxtether connect()', 'rxtether createSocket, 10 channels']) {
+        expect(push).toMatch(new RegExp(`\\| ${stack.replace(/[()]/g, '\\$&')} \\|.*\\| ok \\|`));
+      }
+    },
+    CHILD_TIMEOUT + 10_000,
+  );
+});

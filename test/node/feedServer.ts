@@ -50,7 +50,15 @@ export async function startFeedServer({
   cap = 1 << 20,
   batch = 16,
   limit = Infinity,
-}: { payloadBytes?: number; cap?: number; batch?: number; limit?: number } = {}): Promise<FeedServer> {
+  session = false,
+}: {
+  payloadBytes?: number;
+  cap?: number;
+  batch?: number;
+  limit?: number;
+  /** Wait for the client's first message, answer `{ type: 'ready' }`, then pump. */
+  session?: boolean;
+} = {}): Promise<FeedServer> {
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
   await new Promise<void>((resolve, reject) => wss.once('listening', resolve).once('error', reject));
   const { port } = wss.address() as AddressInfo;
@@ -96,7 +104,13 @@ export async function startFeedServer({
         stopped = true;
       },
     });
-    setImmediate(pump);
+    if (!session) setImmediate(pump);
+    else {
+      socket.once('message', () => {
+        socket.send(JSON.stringify({ type: 'ready' }));
+        setImmediate(pump);
+      });
+    }
   });
   const frameBytes = Buffer.byteLength(JSON.stringify({ conn: 1, seq: 1_000_000, pad })) + 4;
   return {

@@ -259,6 +259,70 @@ describe('rxtether/node against a real ws server', () => {
     await expect(conn2.closed).resolves.toBe(4000);
   });
 
+  it('should read the session handshake of a reconnect before pausing, so that it does not time out', async () => {
+    const server = await feedServer({ session: true });
+    const flow = createBackpressure({ highWaterMark: HIGH, lowWaterMark: LOW });
+    // Each socket opened while the consumer is behind may add what it read with the ready
+    // message before it paused: two sockets, two slacks.
+    const bound = HIGH + 2 * slack(server.frameBytes);
+    const sockets: WebSocket[] = [];
+    const statuses: SocketStatus['state'][] = [];
+    const client = createSocket<FeedMessage & { type?: string }, string>({
+      url: server.url,
+      socketFactory: (url) => {
+        const ws = new WebSocket(url);
+        sockets.push(ws);
+        return ws as unknown as WebSocketLike;
+      },
+      session: { hello: () => ['hello'], isReady: (m) => m.type === 'ready', timeout: 5_000 },
+      paused: flow.paused$,
+      backoff: { initialDelay: 1, maxDelay: 1 },
+    });
+    defer(() => client.close());
+    let reconnects = 0;
+    client.status$.subscribe((s) => {
+      if (s.state !== statuses.at(-1)) statuses.push(s.state);
+      reconnects = s.reconnects;
+    });
+    const hold = gate();
+    const inOrder = orderChecker();
+    const arrivals: number[] = [];
+    let count = 0;
+    let stopAt = Infinity;
+    const loop = (async () => {
+      for await (const m of flow.iterate(client.messages$.pipe(tap((m) => m.type ?? arrivals.push(m.conn))))) {
+        if (count === 0) await hold.opened;
+        expect(flow.buffered + 1).toBeLessThanOrEqual(bound);
+        if (m.type === 'ready') continue; // createSocket passes the ready message on
+        inOrder(m);
+        count++;
+        if (m.conn === 2 && m.seq >= stopAt) break;
+        await turn();
+      }
+    })();
+
+    const first = await server.connections.next();
+    await first.blocked;
+    first.tcp.resetAndDestroy();
+    await first.closed;
+    const second = server.connections.next();
+    let conn2: Awaited<typeof second> | undefined;
+    void second.then((c) => (conn2 = c));
+    while (!conn2) {
+      client.send('poke');
+      await turn();
+    }
+    // The consumer is still behind, yet the new socket reads the ready message, then pauses.
+    const sentAtBlock = await conn2.blocked;
+    expect(sockets[1]!.isPaused).toBe(true);
+    expect(statuses.filter((s) => s === 'open')).toHaveLength(2);
+    expect(arrivals.filter((conn) => conn === 2).length).toBeLessThanOrEqual(slack(server.frameBytes));
+    stopAt = sentAtBlock + 10;
+    hold.open();
+    await loop;
+    expect(reconnects).toBe(1); // no session timeout
+  });
+
   it('should not count silence against the ping deadline while paused (connect ping)', async () => {
     const server = await feedServer();
     const scheduler = new VirtualTimeScheduler();

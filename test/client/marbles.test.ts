@@ -2,7 +2,7 @@ import { retry } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import { type SocketStatus, createSocket } from '../../src/index.js';
-import { scriptedSockets } from '../helpers/scriptedSocket.js';
+import { type FakeServer, createFakeServer } from 'rxtether/testing';
 
 interface Frame {
   readonly type: string;
@@ -11,18 +11,20 @@ interface Frame {
 }
 
 const testScheduler = () => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
+/** Virtual times at which the client created each socket. */
+const created = (server: FakeServer) => server.connections.map((c) => c.createdAt);
 
 describe('createSocket in virtual time', () => {
   it('should reconnect on the backoff schedule, replay channels at open, and report each status', () => {
     const scheduler = testScheduler();
-    scheduler.run(({ cold, expectObservable }) => {
-      const sockets = scriptedSockets(scheduler, cold, [
+    scheduler.run(({ expectObservable }) => {
+      const server = createFakeServer(scheduler, [
         { marbles: '-o-a--#', values: { a: { type: 'msg', channel: 'x', n: 1 } } }, // drops at 6 (1006)
         { marbles: '-o-b', values: { b: { type: 'msg', channel: 'x', n: 2 } } },
       ]);
       const socket = createSocket<Frame, Frame>({
         url: 'ws://test/',
-        socketFactory: sockets.factory,
+        socketFactory: server.socketFactory,
         backoff: { initialDelay: 10, jitter: 'none' },
       });
       const statuses: Array<[number, SocketStatus['state']]> = [];
@@ -36,8 +38,8 @@ describe('createSocket in virtual time', () => {
       // attempt 1 at 0, opens at 1; drop at 6; wait 10; attempt 2 at 16, opens at 17
       expectObservable(x$, '^ 30ms !').toBe('---a---------------b', { a: 1, b: 2 });
       scheduler.flush();
-      expect(sockets.created).toEqual([0, 16]);
-      expect(sockets.sent).toEqual([
+      expect(created(server)).toEqual([0, 16]);
+      expect(server.sent).toEqual([
         { frame: 1, connection: 0, data: { type: 'subscribe', channel: 'x' } },
         { frame: 17, connection: 1, data: { type: 'subscribe', channel: 'x' } }, // exactly once per connection
       ]);
@@ -55,8 +57,8 @@ describe('createSocket in virtual time', () => {
 
   it('should back off exponentially while connections fail before opening, then reset after success', () => {
     const scheduler = testScheduler();
-    scheduler.run(({ cold, expectObservable }) => {
-      const sockets = scriptedSockets(scheduler, cold, [
+    scheduler.run(({ expectObservable }) => {
+      const server = createFakeServer(scheduler, [
         { marbles: '--#' }, // refused: fails at 2
         { marbles: '--#' },
         { marbles: '-o-a--#', values: { a: { type: 'hello' } } }, // healthy (a message), then drops
@@ -64,7 +66,7 @@ describe('createSocket in virtual time', () => {
       ]);
       const socket = createSocket<Frame, Frame>({
         url: 'ws://test/',
-        socketFactory: sockets.factory,
+        socketFactory: server.socketFactory,
         backoff: { initialDelay: 4, factor: 2, jitter: 'none' },
       });
       const delays: number[] = [];
@@ -73,7 +75,7 @@ describe('createSocket in virtual time', () => {
       scheduler.flush();
       // fail at 2 → wait 4 → attempt at 6, fail at 8 → wait 8 → attempt at 16, open 17, 'a' at 19
       // (the counter resets), drop at 22 → wait 4 (not 16) → attempt at 26
-      expect(sockets.created).toEqual([0, 6, 16, 26]);
+      expect(created(server)).toEqual([0, 6, 16, 26]);
       expect(delays).toEqual([4, 8, 4]);
     });
   });
@@ -89,14 +91,14 @@ describe('createSocket in virtual time: review findings', () => {
 
   it('should open exactly one new socket when a reconnect request, a close and a heartbeat deadline land on the same frame', () => {
     const scheduler = testScheduler();
-    scheduler.run(({ cold }) => {
-      const sockets = scriptedSockets(scheduler, cold, [
+    scheduler.run(() => {
+      const server = createFakeServer(scheduler, [
         { marbles: '-o----(r#)', values: { r: { type: 'reconnect' } } }, // all at 6: request, close...
         { marbles: '-o' },
       ]);
       const socket = createSocket<Frame, Frame>({
         url: 'ws://test/',
-        socketFactory: sockets.factory,
+        socketFactory: server.socketFactory,
         heartbeat: { timeout: 5 }, // ...and the heartbeat deadline (5 ms after the open at 1)
         isReconnectRequest: (m) => m.type === 'reconnect',
         backoff: { initialDelay: 4, jitter: 'none' },
@@ -107,17 +109,17 @@ describe('createSocket in virtual time: review findings', () => {
       socket.messages$.subscribe();
       scheduler.schedule(() => socket.close(), 10); // before the new socket's own heartbeat deadline
       scheduler.flush();
-      expect(sockets.created).toEqual([0, 8]); // one new socket, 2 ms (half of 4) after the request
+      expect(created(server)).toEqual([0, 8]); // one new socket, 2 ms (half of 4) after the request
       expect(reconnecting).toEqual([6]);
     });
   });
 
   it('should count the heartbeat deadline from open, so a slow handshake is not taken for a dead peer', () => {
     const scheduler = testScheduler();
-    scheduler.run(({ cold }) => {
+    scheduler.run(() => {
       // The upgrade takes 10 ms, twice the heartbeat timeout; then messages every 3 ms.
-      const sockets = scriptedSockets(scheduler, cold, [{ marbles: '----------o--a--a--a', values: { a: { type: 'data' } } }]);
-      const socket = createSocket<Frame, Frame>({ url: 'ws://test/', socketFactory: sockets.factory, heartbeat: { timeout: 5 } });
+      const server = createFakeServer(scheduler, [{ marbles: '----------o--a--a--a', values: { a: { type: 'data' } } }]);
+      const socket = createSocket<Frame, Frame>({ url: 'ws://test/', socketFactory: server.socketFactory, heartbeat: { timeout: 5 } });
       const states: Array<[number, string]> = [];
       socket.status$.subscribe((st) => states.push([scheduler.now(), st.state]));
       socket.messages$.subscribe();
@@ -129,15 +131,15 @@ describe('createSocket in virtual time: review findings', () => {
         [10, 'open'],
         [20, 'closed'],
       ]);
-      expect(sockets.created).toEqual([0]);
+      expect(created(server)).toEqual([0]);
     });
   });
 
   it('should stay open during linger, report idle only when the socket really closes, and reuse it on return', () => {
     const scheduler = testScheduler();
-    scheduler.run(({ cold }) => {
-      const sockets = scriptedSockets(scheduler, cold, [{ marbles: '-o' }]);
-      const socket = createSocket<Frame, Frame>({ url: 'ws://test/', socketFactory: sockets.factory, linger: 10 });
+    scheduler.run(() => {
+      const server = createFakeServer(scheduler, [{ marbles: '-o' }]);
+      const socket = createSocket<Frame, Frame>({ url: 'ws://test/', socketFactory: server.socketFactory, linger: 10 });
       const statuses: Array<[number, SocketStatus['state']]> = [];
       socket.status$.subscribe((st) => statuses.push([scheduler.now(), st.state]));
       const first = socket.messages$.subscribe();
@@ -146,8 +148,8 @@ describe('createSocket in virtual time: review findings', () => {
       scheduler.schedule(() => (second = socket.messages$.subscribe()), 12); // back within 10 ms of leaving
       scheduler.schedule(() => second?.unsubscribe(), 20);
       scheduler.flush();
-      expect(sockets.created).toEqual([0]); // reused
-      expect(sockets.closed).toEqual([{ frame: 30, connection: 0, code: 4000 }]); // 10 ms after the last left
+      expect(created(server)).toEqual([0]); // reused
+      expect(server.closeRequests).toEqual([{ frame: 30, connection: 0, code: 4000, reason: 'reconnect' }]); // 10 ms after the last left
       expect(statuses).toEqual([
         [0, 'idle'],
         [0, 'connecting'],
@@ -159,27 +161,27 @@ describe('createSocket in virtual time: review findings', () => {
 
   it('should close at once when close() is called during linger', () => {
     const scheduler = testScheduler();
-    scheduler.run(({ cold }) => {
-      const sockets = scriptedSockets(scheduler, cold, [{ marbles: '-o' }]);
-      const socket = createSocket<Frame, Frame>({ url: 'ws://test/', socketFactory: sockets.factory, linger: 10_000 });
+    scheduler.run(() => {
+      const server = createFakeServer(scheduler, [{ marbles: '-o' }]);
+      const socket = createSocket<Frame, Frame>({ url: 'ws://test/', socketFactory: server.socketFactory, linger: 10_000 });
       const sub = socket.messages$.subscribe();
       scheduler.schedule(() => sub.unsubscribe(), 5);
       scheduler.schedule(() => socket.close(4100, 'bye'), 6);
       scheduler.flush();
-      expect(sockets.closed).toEqual([{ frame: 6, connection: 0, code: 4100 }]);
+      expect(server.closeRequests).toEqual([{ frame: 6, connection: 0, code: 4100, reason: 'bye' }]);
     });
   });
 
   it('should create no socket when a status subscriber closes the client on connecting', () => {
     const scheduler = testScheduler();
-    scheduler.run(({ cold }) => {
-      const sockets = scriptedSockets(scheduler, cold, [{ marbles: '-o' }]);
-      const socket = createSocket<Frame, Frame>({ url: 'ws://test/', socketFactory: sockets.factory });
+    scheduler.run(() => {
+      const server = createFakeServer(scheduler, [{ marbles: '-o' }]);
+      const socket = createSocket<Frame, Frame>({ url: 'ws://test/', socketFactory: server.socketFactory });
       socket.status$.subscribe((st) => st.state === 'connecting' && socket.close());
       let completed = false;
       socket.messages$.subscribe({ complete: () => (completed = true) });
       scheduler.flush();
-      expect(sockets.created).toEqual([]);
+      expect(created(server)).toEqual([]);
       expect(completed).toBe(true);
     });
   });
@@ -194,9 +196,9 @@ describe('createSocket in virtual time: review findings', () => {
 
   it("should fail only the channel whose subscribe() throws during replay, and still flush the rest", () => {
     const scheduler = testScheduler();
-    scheduler.run(({ cold }) => {
-      const sockets = scriptedSockets(scheduler, cold, [{ marbles: '-o' }]);
-      const socket = createSocket<Frame, Frame>({ url: 'ws://test/', socketFactory: sockets.factory });
+    scheduler.run(() => {
+      const server = createFakeServer(scheduler, [{ marbles: '-o' }]);
+      const socket = createSocket<Frame, Frame>({ url: 'ws://test/', socketFactory: server.socketFactory });
       const bug = new Error('subscribe bug');
       const errors: unknown[] = [];
       socket
@@ -208,20 +210,20 @@ describe('createSocket in virtual time: review findings', () => {
       socket.status$.subscribe((st) => (state = st.state));
       scheduler.flush();
       expect(errors).toEqual([bug]);
-      expect(sockets.sent.map((s) => s.data)).toEqual([{ type: 'subscribe', channel: 'x' }, { type: 'order', n: 1 }]);
+      expect(server.sent.map((s) => s.data)).toEqual([{ type: 'subscribe', channel: 'x' }, { type: 'order', n: 1 }]);
       expect(state).toBe('open');
     });
   });
 
   it('should report a throwing isReady as a handler-error and keep the connection waiting for ready', () => {
     const scheduler = testScheduler();
-    scheduler.run(({ cold }) => {
-      const sockets = scriptedSockets(scheduler, cold, [
+    scheduler.run(() => {
+      const server = createFakeServer(scheduler, [
         { marbles: '-o-n-r', values: { n: null, r: { type: 'ready' } } }, // a null frame, then ready
       ]);
       const socket = createSocket<Frame | null, Frame>({
         url: 'ws://test/',
-        socketFactory: sockets.factory,
+        socketFactory: server.socketFactory,
         session: { hello: () => [], isReady: (m) => m!.type === 'ready' }, // throws on null
       });
       const states: string[] = [];
@@ -232,18 +234,18 @@ describe('createSocket in virtual time: review findings', () => {
       scheduler.flush();
       expect(events).toEqual([{ type: 'handler-error', error: expect.any(TypeError), channel: undefined, message: null }]);
       expect(states).toEqual(['idle', 'connecting', 'open']); // no reconnect for one odd frame
-      expect(sockets.created).toEqual([0]);
+      expect(created(server)).toEqual([0]);
     });
   });
 
   it('should back off prompt reconnects while every connection ends with 1012 before delivering data', () => {
     const scheduler = testScheduler();
-    scheduler.run(({ cold }) => {
+    scheduler.run(() => {
       const restart = { marbles: '-o-#', close: { code: 1012 } };
-      const sockets = scriptedSockets(scheduler, cold, [restart, restart, restart, restart, { marbles: '-o' }]);
+      const server = createFakeServer(scheduler, [restart, restart, restart, restart, { marbles: '-o' }]);
       const socket = createSocket<Frame, Frame>({
         url: 'ws://test/',
-        socketFactory: sockets.factory,
+        socketFactory: server.socketFactory,
         backoff: { initialDelay: 4, factor: 2, maxDelay: 100 },
         random: () => 0.5,
       });
@@ -257,12 +259,12 @@ describe('createSocket in virtual time: review findings', () => {
 
   it('should count the session timeout from open, not from the start of the attempt', () => {
     const scheduler = testScheduler();
-    scheduler.run(({ cold }) => {
+    scheduler.run(() => {
       // opens at 8, ready at 13: 5 ms after open, 13 after the attempt started
-      const sockets = scriptedSockets(scheduler, cold, [{ marbles: '--------o----r', values: { r: { type: 'ready' } } }]);
+      const server = createFakeServer(scheduler, [{ marbles: '--------o----r', values: { r: { type: 'ready' } } }]);
       const socket = createSocket<Frame, Frame>({
         url: 'ws://test/',
-        socketFactory: sockets.factory,
+        socketFactory: server.socketFactory,
         session: { hello: () => [], isReady: (m) => m.type === 'ready', timeout: 10 },
       });
       const states: string[] = [];
@@ -270,19 +272,19 @@ describe('createSocket in virtual time: review findings', () => {
       socket.messages$.subscribe();
       scheduler.flush();
       expect(states).toEqual(['idle', 'connecting', 'open']);
-      expect(sockets.created).toEqual([0]);
+      expect(created(server)).toEqual([0]);
     });
   });
 
   it('should apply each channel() call its own project, over one shared server subscription', () => {
     const scheduler = testScheduler();
-    scheduler.run(({ cold, expectObservable }) => {
-      const sockets = scriptedSockets(scheduler, cold, [{ marbles: '-o-a', values: { a: x(5) } }]);
-      const socket = createSocket<Frame, Frame>({ url: 'ws://test/', socketFactory: sockets.factory });
+    scheduler.run(({ expectObservable }) => {
+      const server = createFakeServer(scheduler, [{ marbles: '-o-a', values: { a: x(5) } }]);
+      const socket = createSocket<Frame, Frame>({ url: 'ws://test/', socketFactory: server.socketFactory });
       expectObservable(socket.channel({ ...channelX, project: (m) => m.n }), '^ 9ms !').toBe('---a', { a: 5 });
       expectObservable(socket.channel({ ...channelX, project: (m) => `n=${m.n}` }), '^ 9ms !').toBe('---a', { a: 'n=5' });
       scheduler.flush();
-      expect(sockets.sent.filter((s) => (s.data as Frame).type === 'subscribe')).toHaveLength(1);
+      expect(server.sent.filter((s) => (s.data as Frame).type === 'subscribe')).toHaveLength(1);
     });
   });
 
@@ -314,16 +316,16 @@ describe('createSocket in virtual time: second review', () => {
     isRejection: (m: Frame) => m.type === 'rejected' && m.channel === key,
     ...extra,
   });
-  const frames = (sockets: { sent: ReadonlyArray<{ frame: number; data: unknown }> }) =>
-    sockets.sent.map((s) => [s.frame, (s.data as Frame).type, (s.data as Frame).channel]);
+  const frames = (server: { sent: ReadonlyArray<{ frame: number; data: unknown }> }) =>
+    server.sent.map((s) => [s.frame, (s.data as Frame).type, (s.data as Frame).channel]);
 
   it('should keep a channel that its subscriber re-subscribes synchronously after a rejection', () => {
     const scheduler = testScheduler();
-    scheduler.run(({ cold }) => {
-      const sockets = scriptedSockets(scheduler, cold, [
+    scheduler.run(() => {
+      const server = createFakeServer(scheduler, [
         { marbles: '-o-r', values: { r: { type: 'rejected', channel: 'x' } } },
       ]);
-      const socket = createSocket<Frame, Frame>({ url: 'ws://test/', socketFactory: sockets.factory });
+      const socket = createSocket<Frame, Frame>({ url: 'ws://test/', socketFactory: server.socketFactory });
       const errors: unknown[] = [];
       socket
         .channel(channel('x'))
@@ -333,7 +335,7 @@ describe('createSocket in virtual time: second review', () => {
       scheduler.flush();
       expect(errors).toEqual([]);
       // subscribed again at once; no unsubscribe from the old activation, none on close()
-      expect(frames(sockets)).toEqual([
+      expect(frames(server)).toEqual([
         [1, 'subscribe', 'x'],
         [3, 'subscribe', 'x'],
       ]);
@@ -342,18 +344,18 @@ describe('createSocket in virtual time: second review', () => {
 
   it('should send no unsubscribe frames when close() completes the channels', () => {
     const scheduler = testScheduler();
-    scheduler.run(({ cold }) => {
-      const sockets = scriptedSockets(scheduler, cold, [{ marbles: '-o' }]);
-      const socket = createSocket<Frame, Frame>({ url: 'ws://test/', socketFactory: sockets.factory });
+    scheduler.run(() => {
+      const server = createFakeServer(scheduler, [{ marbles: '-o' }]);
+      const socket = createSocket<Frame, Frame>({ url: 'ws://test/', socketFactory: server.socketFactory });
       socket.channel(channel('a')).subscribe();
       socket.channel(channel('b')).subscribe();
       scheduler.schedule(() => socket.close(), 5);
       scheduler.flush();
-      expect(frames(sockets)).toEqual([
+      expect(frames(server)).toEqual([
         [1, 'subscribe', 'a'],
         [1, 'subscribe', 'b'],
       ]);
-      expect(sockets.closed).toEqual([{ frame: 5, connection: 0, code: 1000 }]);
+      expect(server.closeRequests).toEqual([{ frame: 5, connection: 0, code: 1000, reason: '' }]);
     });
   });
 
@@ -369,9 +371,9 @@ describe('createSocket in virtual time: second review', () => {
 
   it('should neither subscribe nor unsubscribe a channel removed by another channel during the replay', () => {
     const scheduler = testScheduler();
-    scheduler.run(({ cold }) => {
-      const sockets = scriptedSockets(scheduler, cold, [{ marbles: '-o' }]);
-      const socket = createSocket<Frame, Frame>({ url: 'ws://test/', socketFactory: sockets.factory });
+    scheduler.run(() => {
+      const server = createFakeServer(scheduler, [{ marbles: '-o' }]);
+      const socket = createSocket<Frame, Frame>({ url: 'ws://test/', socketFactory: server.socketFactory });
       let b: { unsubscribe(): void } | undefined;
       socket
         .channel(channel('a', { subscribe: () => { throw new Error('a is broken'); } }))
@@ -380,15 +382,15 @@ describe('createSocket in virtual time: second review', () => {
       socket.channel(channel('c')).subscribe();
       scheduler.schedule(() => socket.close(), 5);
       scheduler.flush();
-      expect(frames(sockets)).toEqual([[1, 'subscribe', 'c']]);
+      expect(frames(server)).toEqual([[1, 'subscribe', 'c']]);
     });
   });
 
   it('should restart the prompt-reconnect backoff after a connection that delivered data', () => {
     const scheduler = testScheduler();
-    scheduler.run(({ cold }) => {
+    scheduler.run(() => {
       const restart = { marbles: '-o-#', close: { code: 1012 } };
-      const sockets = scriptedSockets(scheduler, cold, [
+      const server = createFakeServer(scheduler, [
         restart,
         { marbles: '-o-a-#', values: { a: { type: 'data' } } }, // healthy, then lost (1006)
         restart,
@@ -396,7 +398,7 @@ describe('createSocket in virtual time: second review', () => {
       ]);
       const socket = createSocket<Frame, Frame>({
         url: 'ws://test/',
-        socketFactory: sockets.factory,
+        socketFactory: server.socketFactory,
         backoff: { initialDelay: 4, factor: 2 },
         random: () => 0.5,
       });
@@ -416,12 +418,12 @@ describe('createSocket in virtual time: second review', () => {
 
   it('should keep a queued message when ack.idOf throws during the flush, and send it on the next connection', () => {
     const scheduler = testScheduler();
-    scheduler.run(({ cold }) => {
-      const sockets = scriptedSockets(scheduler, cold, [{ marbles: '-o' }, { marbles: '-o' }]);
+    scheduler.run(() => {
+      const server = createFakeServer(scheduler, [{ marbles: '-o' }, { marbles: '-o' }]);
       let broken = true;
       const socket = createSocket<Frame, Frame>({
         url: 'ws://test/',
-        socketFactory: sockets.factory,
+        socketFactory: server.socketFactory,
         backoff: { initialDelay: 4, jitter: 'none' },
         ack: {
           idOf: (m) => {
@@ -440,7 +442,7 @@ describe('createSocket in virtual time: second review', () => {
       socket.messages$.subscribe();
       scheduler.schedule(() => socket.close(), 20);
       scheduler.flush();
-      expect(sockets.sent.map((s) => [s.frame, s.connection, s.data])).toEqual([[6, 1, { type: 'order', n: 1 }]]);
+      expect(server.sent.map((s) => [s.frame, s.connection, s.data])).toEqual([[6, 1, { type: 'order', n: 1 }]]);
       // Not lost at the failed flush; only close() drops it, as it was never acknowledged.
       expect(drops).toEqual([[20, 'closed']]);
     });
@@ -450,7 +452,7 @@ describe('createSocket in virtual time: second review', () => {
 describe('createSocket in virtual time: resuming sessions', () => {
   it('should deliver the messages a resuming server replays before it says ready', () => {
     const scheduler = testScheduler();
-    scheduler.run(({ cold, expectObservable }) => {
+    scheduler.run(({ expectObservable }) => {
       const values = {
         h: { type: 'hello' }, // handshake chatter: no position
         r: { type: 'ready' },
@@ -460,13 +462,13 @@ describe('createSocket in virtual time: resuming sessions', () => {
         R: { type: 'resumed' },
         d: { type: 'event', n: 4 },
       };
-      const sockets = scriptedSockets(scheduler, cold, [
+      const server = createFakeServer(scheduler, [
         { marbles: '-oh-r-a-#', values },
         { marbles: '-oh-a-b-c-R-d', values }, // replays 1 (a duplicate), 2, 3, then resumed, then live 4
       ]);
       const socket = createSocket<Frame, Frame>({
         url: 'ws://test/',
-        socketFactory: sockets.factory,
+        socketFactory: server.socketFactory,
         session: { hello: () => [], isReady: (m) => m.type === 'ready' || m.type === 'resumed' },
         resume: { cursorOf: (m) => (m.type === 'event' ? m.n : undefined) },
         backoff: { initialDelay: 2, jitter: 'none' },

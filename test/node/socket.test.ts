@@ -67,27 +67,25 @@ describe('rxtether/node against a real ws server', () => {
     let peak = 0;
     let count = 0;
     let sentAtBlock: number | undefined;
-    const connection = await (async () => {
-      let conn: Awaited<ReturnType<typeof server.connections.next>> | undefined;
-      for await (const m of flow.iterate(messages$)) {
-        conn ??= await server.connections.next();
-        conn.blocked.then((sent) => (sentAtBlock ??= sent), () => {});
-        peak = Math.max(peak, flow.buffered + 1);
-        expect(flow.buffered + 1).toBeLessThanOrEqual(bound);
-        inOrder(m);
-        count++;
-        // Stop once the server backed up and more was read after it drained (a resume).
-        if (sentAtBlock !== undefined && m.seq > sentAtBlock) break;
-        await turn();
-      }
-      return conn!;
-    })();
+    const next = server.connections.next();
+    void next.then((c) => c.blocked.then((sent) => (sentAtBlock = sent)));
+    for await (const m of flow.iterate(messages$)) {
+      peak = Math.max(peak, flow.buffered + 1);
+      expect(flow.buffered + 1).toBeLessThanOrEqual(bound);
+      inOrder(m);
+      count++;
+      // Stop once the server backed up, the socket resumed, and what the server sent after
+      // its write buffer drained arrived.
+      if (sentAtBlock !== undefined && m.seq > sentAtBlock && paused.length >= 3) break;
+      await turn();
+    }
+    const connection = await next;
 
     expect(connection.blocks()).toBeGreaterThanOrEqual(1); // the server saw the client stop reading
     expect(paused.slice(0, 3)).toEqual([false, true, false]); // paused, then resumed after a drain
     expect(peak).toBeGreaterThanOrEqual(HIGH);
     expect(peak).toBeLessThanOrEqual(bound);
-    expect(count).toBe(sentAtBlock! + 1);
+    expect(count).toBeGreaterThan(sentAtBlock!); // in order, without a gap, up to the break
     // Breaking out of the loop closed the socket, with 1000.
     await expect(connection.closed).resolves.toBe(1000);
     expect(paused.at(-1)).toBe(false);
@@ -105,7 +103,7 @@ describe('rxtether/node against a real ws server', () => {
     let written = 0;
     const messages$ = connect<FeedMessage>({ url: server.url, WebSocketCtor: WebSocket, paused: flow.paused$ }).pipe(
       // The application's own end of stream: read on past the point where the server drained.
-      takeWhile((m) => sentAtBlock === undefined || m.seq <= sentAtBlock + 10),
+      takeWhile((m) => sentAtBlock === undefined || paused.length < 3 || m.seq <= sentAtBlock + 10),
     );
     const connection = server.connections.next();
     void connection.then((c) => c.blocked.then((sent) => (sentAtBlock = sent)));
@@ -131,7 +129,7 @@ describe('rxtether/node against a real ws server', () => {
 
     const conn = await connection;
     expect(conn.blocks()).toBeGreaterThanOrEqual(1);
-    expect(written).toBe(sentAtBlock! + 10);
+    expect(written).toBeGreaterThanOrEqual(sentAtBlock! + 10);
     expect(paused.slice(0, 3)).toEqual([false, true, false]);
     expect(peak).toBeLessThanOrEqual(bound);
     await expect(conn.closed).resolves.toBe(1000); // completion unsubscribed: the socket closed

@@ -113,14 +113,15 @@ export function renderStormChart(results: readonly StormResult[], options: Storm
   // Reference lines.
   const capY = round(y(options.capacityPerBucket));
   out.push(`<line x1="${plotLeft}" y1="${capY}" x2="${plotRight}" y2="${capY}" stroke="#000" stroke-dasharray="6 4"/>`);
-  out.push(
+  // Labels go on top of the series, drawn after them.
+  const labels: string[] = [
     `<text x="${plotRight - 4}" y="${capY}" dy="-5" text-anchor="end"${HALO}>server capacity: ${formatCount(options.capacityPerBucket)} per 100 ms</text>`,
-  );
+  ];
   options.markers.forEach((marker, i) => {
     if (marker.atSeconds > xMax) return;
     const px = round(x(marker.atSeconds));
     out.push(`<line x1="${px}" y1="${plotTop}" x2="${px}" y2="${plotBottom}" stroke="#555" stroke-dasharray="2 3"/>`);
-    out.push(`<text x="${px}" y="${plotTop - 6 - 13 * (i % 2)}" dx="3" text-anchor="start" fill="#333"${HALO}>${escapeXml(marker.label)}</text>`);
+    labels.push(`<text x="${px}" y="${plotTop - 6 - 13 * (i % 2)}" dx="3" text-anchor="start" fill="#333"${HALO}>${escapeXml(marker.label)}</text>`);
   });
 
   // Series: one path each. Runs of equal values keep only their ends.
@@ -143,6 +144,8 @@ export function renderStormChart(results: readonly StormResult[], options: Storm
       `<path d="${parts.join(' ')}" fill="none" stroke="${colour}" stroke-width="1.4"${dashed}${faint}><title>${escapeXml(result.strategy.label)}</title></path>`,
     );
   });
+
+  out.push(...labels);
 
   // Legend.
   const legendX = plotRight + 16;

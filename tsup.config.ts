@@ -4,6 +4,8 @@ import { defineConfig, type Options } from 'tsup';
 const entries = {
   index: 'src/index.ts',
   operators: 'operators/index.ts',
+  node: 'src/node/index.ts',
+  testing: 'src/testing/index.ts',
 } as const;
 
 const shared = {
@@ -11,7 +13,8 @@ const shared = {
   target: 'es2022',
   platform: 'neutral',
   tsconfig: 'tsconfig.build.json',
-  external: ['rxjs', 'ws'],
+  // node:* builtins are imported by the rxtether/node entry only.
+  external: ['rxjs', 'ws', /^node:/],
   // The builds below run in parallel, so none may use tsup's `clean` (it would delete the
   // others' output): dist/ is wiped once, before any of them starts.
   clean: false,

@@ -5,6 +5,8 @@ export default defineConfig({
   // Examples import 'rxtether' as users do; in this repo it resolves to the sources.
   resolve: {
     alias: {
+      'rxtether/node': fileURLToPath(new URL('./src/node/index.ts', import.meta.url)),
+      'rxtether/testing': fileURLToPath(new URL('./src/testing/index.ts', import.meta.url)),
       'rxtether/operators': fileURLToPath(new URL('./operators/index.ts', import.meta.url)),
       rxtether: fileURLToPath(new URL('./src/index.ts', import.meta.url)),
     },

@@ -15,14 +15,16 @@ const preamble = [
 
 const blocks = [...readFileSync(`${root}README.md`, 'utf8').matchAll(/```ts\n([\s\S]*?)```/g)]
   .map((m) => m[1])
-  .filter((code) => /from 'rxtether(\/operators)?'/.test(code));
+  .filter((code) => /from 'rxtether(\/(operators|node|testing))?'/.test(code));
 
 rmSync(dir, { recursive: true, force: true });
 mkdirSync(dir, { recursive: true });
 blocks.forEach((code, i) => {
   const source = code
     .replaceAll("from 'rxtether'", "from '../../src/index.js'")
-    .replaceAll("from 'rxtether/operators'", "from '../../operators/index.js'");
+    .replaceAll("from 'rxtether/operators'", "from '../../operators/index.js'")
+    .replaceAll("from 'rxtether/node'", "from '../../src/node/index.js'")
+    .replaceAll("from 'rxtether/testing'", "from '../../src/testing/index.js'");
   writeFileSync(`${dir}/snippet-${i + 1}.ts`, `${preamble}\n${source}\nexport {};\n`);
 });
 writeFileSync(

@@ -13,13 +13,13 @@
 //    npm fetches no peer); link `rxjs` from the repo's node_modules. `ws` is deliberately not
 //    installed: it is an optional peer, so both entries must load without it.
 // 3. dist/: rxjs and ws are imported, not bundled; every bare import is a declared peer or
-//    dependency; relative imports resolve; each error class is declared once per format;
+//    dependency; only `rxtether/node`'s own files (not a shared chunk) import Node built-ins; relative imports resolve; each error class is declared once per format;
 //    source maps embed their sources.
-// 4. In child processes (probe.cjs), load `rxtether` and `rxtether/operators` with `import` and
-//    with `require`: importing starts no timer, draws no random and touches no global; ESM and
+// 4. In child processes (probe.cjs), load every entry (`rxtether`, `rxtether/operators`,
+//    `rxtether/node`, `rxtether/testing`) with `import` and with `require`: importing starts no timer, draws no random and touches no global; ESM and
 //    CJS export the same names; every export of `rxtether/operators` is the very same object in
-//    `rxtether` (so `instanceof` holds across entries); the branded guards work across the ESM
-//    and CJS copies.
+//    `rxtether` (so `instanceof` holds across entries), and so is every name another entry
+//    shares with it; the branded guards work across the ESM and CJS copies.
 // 5. Type-check a consumer (node16 ESM + CJS, bundler): the value exports declared in the
 //    .d.ts/.d.cts files are exactly the runtime exports, and each export shared by the two
 //    entries has mutually assignable types.
@@ -38,7 +38,16 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const HERE = fileURLToPath(new URL('./', import.meta.url));
 const requireFromRoot = createRequire(path.join(ROOT, 'package.json'));
 
-const ENTRIES = { '.': 'rxtether', './operators': 'rxtether/operators' };
+const ENTRIES = {
+  '.': 'rxtether',
+  './operators': 'rxtether/operators',
+  './node': 'rxtether/node',
+  './testing': 'rxtether/testing',
+};
+// The entries that carry the error classes and their guards.
+const ERROR_ENTRIES = ['rxtether', 'rxtether/operators'];
+// The only entry that may import Node built-ins (node:stream); the others load in browsers.
+const NODE_ONLY_FILES = /^dist\/node\.c?js$/;
 // Error classes the issue names explicitly; every other error class is found at runtime.
 const REQUIRED_ERROR_CLASSES = ['ConnectionClosedError', 'HeartbeatTimeoutError'];
 // Source signatures of rxjs and ws: finding one in dist/ means the dependency got bundled.
@@ -252,7 +261,7 @@ function checkManifest(pkg) {
     }
     assert(pkg.peerDependenciesMeta?.ws?.optional === true, 'the ws peer must be optional (browsers do not need it)');
   });
-  check('package.json: exports map for "." and "./operators"', () => {
+  check(`package.json: exports map for ${Object.keys(ENTRIES).map((e) => `"${e}"`).join(', ')}`, () => {
     const problems = [];
     for (const subpath of Object.keys(ENTRIES)) {
       const entry = pkg.exports?.[subpath];
@@ -305,7 +314,9 @@ function checkDist(installed, pkg, sourceImports) {
         if (spec.startsWith('.')) {
           if (!fs.existsSync(path.resolve(path.dirname(file), spec))) problems.push(`${rel(file)}: "${spec}" does not exist`);
         } else if (spec.startsWith('node:') || builtinModules.includes(spec)) {
-          problems.push(`${rel(file)}: imports the Node built-in "${spec}"; the entries are platform-neutral (browsers load them)`);
+          if (!NODE_ONLY_FILES.test(rel(file))) {
+            problems.push(`${rel(file)}: imports the Node built-in "${spec}"; only rxtether/node may (the other entries and shared chunks load in browsers)`);
+          }
         } else if (!declared.has(packageNameOf(spec))) {
           problems.push(`${rel(file)}: imports "${spec}", which package.json does not declare`);
         } else if (/^rxjs\/internal\b/.test(spec)) {
@@ -378,12 +389,13 @@ function checkRuntime(label, report) {
     if (newListeners.length) problems.push(`listeners added: ${list(newListeners)}`);
     assert(!problems.length, problems.join('\n'));
   });
-  check(`${label}: rxtether/operators exports are the very same objects in rxtether`, () => {
+  check(`${label}: exports shared with rxtether are the very same objects`, () => {
     const root = report.exports['rxtether'];
     const ops = report.exports['rxtether/operators'];
     assert(root.length && ops.length, `an entry exports nothing: rxtether [${list(root)}], rxtether/operators [${list(ops)}]`);
     assert(!report.notShared.length, `not the same object (or missing) in rxtether: ${list(report.notShared)}`);
-    for (const entry of Object.values(ENTRIES)) {
+    assert(!report.notSharedElsewhere.length, `exported by rxtether too, but a different object: ${list(report.notSharedElsewhere)}`);
+    for (const entry of ERROR_ENTRIES) {
       const missing = minus(REQUIRED_ERROR_CLASSES, report.errorClasses[entry]);
       assert(!missing.length, `${entry} does not export the error classes ${list(missing)}`);
       const guards = report.errorClasses[entry].map((c) => `is${c}`);
@@ -418,8 +430,22 @@ function checkTypes(consumer, esm, cjs) {
     ...shared.map((n) => `export const sameType_${n}: Mutual<typeof root.${n}, typeof ops.${n}> = true;`),
     '',
   ].join('\n');
-  const esmHeader = "import * as root from 'rxtether';\nimport * as ops from 'rxtether/operators';\n";
-  const cjsHeader = "import root = require('rxtether');\nimport ops = require('rxtether/operators');\n";
+  const esmHeader = [
+    "import * as root from 'rxtether';",
+    "import * as ops from 'rxtether/operators';",
+    "import * as nodeEntry from 'rxtether/node';",
+    "import * as testing from 'rxtether/testing';",
+    'export { nodeEntry, testing };',
+    '',
+  ].join('\n');
+  const cjsHeader = [
+    "import root = require('rxtether');",
+    "import ops = require('rxtether/operators');",
+    "import nodeEntry = require('rxtether/node');",
+    "import testing = require('rxtether/testing');",
+    'export { nodeEntry, testing };',
+    '',
+  ].join('\n');
   const files = {
     'types-node16.mts': { text: esmHeader + body, runtime: esm, label: 'node16 ESM' },
     'types-node16.cts': { text: cjsHeader + body, runtime: cjs, label: 'node16 CJS' },
@@ -431,7 +457,9 @@ function checkTypes(consumer, esm, cjs) {
     strict: true,
     noEmit: true,
     skipLibCheck: false,
-    types: [],
+    // rxtether/node's declarations name node:stream types; a Node consumer has @types/node.
+    types: ['node'],
+    typeRoots: [path.join(ROOT, 'node_modules', '@types')],
     lib: ['lib.es2022.d.ts', 'lib.dom.d.ts'],
     target: ts.ScriptTarget.ES2022,
   };

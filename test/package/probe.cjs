@@ -3,7 +3,7 @@
 // `rxtether` resolves to the installed tarball (from inside the repo it would resolve to the
 // repo itself). Usage: node probe.cjs esm|cjs REPORT_FILE
 //
-// Loads both entries (`rxtether`, `rxtether/operators`) the way a consumer does — `import()`
+// Loads every entry (`rxtether`, `rxtether/operators`, `rxtether/node`, `rxtether/testing`) the way a consumer does — `import()`
 // in esm mode, `require()` in cjs mode — and writes a JSON report: what importing changed in
 // the process (timers, globals, listeners, calls to timer/random functions) and what the
 // entries export. check-package.mjs makes the assertions; this file only observes.
@@ -15,7 +15,7 @@ if ((mode !== 'esm' && mode !== 'cjs') || !reportFile) {
   throw new Error('usage: node probe.cjs esm|cjs REPORT_FILE');
 }
 
-const ENTRIES = ['rxtether', 'rxtether/operators'];
+const ENTRIES = ['rxtether', 'rxtether/operators', 'rxtether/node', 'rxtether/testing'];
 
 // Built-ins whose own properties importing must leave alone (prototype pollution, polyfills).
 const INTRINSICS = {
@@ -152,6 +152,8 @@ async function main() {
     errorClasses: Object.fromEntries(ENTRIES.map((e) => [e, exportsOf(modules[e]).filter((k) => isErrorClass(modules[e][k]))])),
     // Names `rxtether/operators` exports whose value is not the very same object in `rxtether`.
     notShared: exportsOf(operators).filter((k) => !(k in root) || root[k] !== operators[k]),
+    // Names the other entries share with `rxtether` whose values are different objects.
+    notSharedElsewhere: ENTRIES.slice(2).flatMap((e) => exportsOf(modules[e]).filter((k) => k in root && root[k] !== modules[e][k]).map((k) => `${e}: ${k}`)),
     // `instanceof` across the entries, on an object made without calling the constructor.
     instanceofAcross: exportsOf(operators)
       .filter((k) => isErrorClass(operators[k]) && isErrorClass(root[k]))

@@ -112,11 +112,14 @@ function includes(codes: Iterable<number>, code: number): boolean {
 export const MAX_CLOSE_REASON_BYTES = 123;
 
 /**
- * Validates a close code and reason the way browsers do, so that a call that works in Node
- * also works in Chrome, Firefox and Safari (`ws` alone accepts e.g. `1000.5` and `1001`).
+ * Validates a close code and reason by the browsers' rules, so that a call that works in Node
+ * also works in Chrome, Firefox and Safari (`ws` alone accepts e.g. `1001` and `1000.5`).
  *
  * The code must be the integer 1000 or an integer in 3000–4999; the reason must be a string
- * of at most 123 bytes in UTF-8.
+ * of at most 123 bytes in UTF-8. Non-integer codes are rejected outright, which is stricter
+ * than a browser: Chromium truncates `1000.5` to 1000 (and rejects `2999.5`), a silent
+ * conversion rxtether does not copy. The real-browser suite (`test/browser`) checks that
+ * every integer code and reason it accepts, Chromium accepts too, and the other way round.
  *
  * @param code - The close code to send.
  * @param reason - The close reason to send.

@@ -304,9 +304,11 @@ export function createBackpressure(config: BackpressureConfig = {}): Backpressur
         wanted = false;
         const c = consumer!;
         while (c.size > 0) {
-          // push() answers false once the stream holds enough: it asks again with read().
-          if (!stream.push(c.take())) return;
+          // push() answers false once the stream holds enough: it asks again with read(). A
+          // 'data' listener may also have destroyed the stream meanwhile.
+          if (!stream.push(c.take()) || stream.destroyed) return;
         }
+        if (stream.destroyed) return;
         // The stream's own buffer is empty here, so ending it loses nothing.
         if (c.ended?.failed) stream.destroy(c.ended.error as Error);
         else if (c.ended) stream.push(null);

@@ -273,6 +273,26 @@ describe('createBackpressure', () => {
       expect(flow.buffered).toBe(0);
     });
 
+    it('should stop pushing when a data listener destroys the stream', () => {
+      const flow = createBackpressure();
+      const { subject, source$, unsubscribed } = tracked<number>();
+      const readable = flow.readable(source$);
+      const seen: number[] = [];
+      const errors: unknown[] = [];
+      readable.on('error', (e) => errors.push(e));
+      readable.read(); // subscribes
+      readable.on('data', (value: number) => {
+        seen.push(value);
+        readable.destroy();
+      });
+      subject.next(1);
+      subject.next(2);
+      subject.complete();
+      expect(seen).toEqual([1]);
+      expect(unsubscribed()).toBe(1);
+      expect(errors).toEqual([]);
+    });
+
     it('should end when the source completes', async () => {
       const flow = createBackpressure();
       const seen: unknown[] = [];

@@ -188,6 +188,12 @@ const MISSING_WEBSOCKET =
 
 const noop = (): void => {};
 
+/** The `net.Socket` (or `tls.TLSSocket`) under a `ws` client, found on its `upgrade` response. */
+interface CorkableSocket {
+  cork(): void;
+  uncork(): void;
+}
+
 /** `ws`'s flow control, found by duck typing. */
 interface PausableSocket {
   pause?(): void;
@@ -240,6 +246,11 @@ const defaultSerialize = (value: unknown): WebSocketData => {
  *   then terminated if the close handshake takes longer than `closeTimeout`; a connecting one
  *   is aborted. Attempts that fail are aborted without waiting for the close handshake
  *   (`ws`'s `terminate()`; elsewhere `close(4000)`).
+ *
+ * - **Sending** (`ws` in Node, also through `socketFactory`): the frames sent in one tick
+ *   (handshake, `outgoing`) are written to the TCP socket together at the end of that tick (a
+ *   microtask), in order, as separate frames: one write instead of one per frame. Closing or
+ *   terminating writes them first. Browsers and other sockets send each frame as it comes.
  *
  * Nothing happens until subscribe: importing rxtether or calling `connect` touches no global
  * and starts no timer, so it is safe under server-side rendering.
@@ -409,6 +420,9 @@ function openConnection<In, Out>(c: Normalized<In, Out>, subscriber: Subscriber<
   let confirmingTimeout = false;
   let pausedSub: Subscription | undefined;
   let readingPaused = false;
+  // `ws` only: the TCP socket, corked from the first send of a tick to the end of that tick.
+  let tcp: CorkableSocket | undefined;
+  let corked = false;
 
   /** Stops every timer and listener of this subscription and hands back the socket, if any. */
   function release(): WebSocketLike | undefined {
@@ -421,6 +435,8 @@ function openConnection<In, Out>(c: Normalized<In, Out>, subscriber: Subscriber<
     openTimer = graceTimer = pingTimer = outgoing = pausedSub = undefined;
     const s = socket;
     socket = undefined;
+    flush(); // frames sent this tick go out before any close frame or termination
+    tcp = undefined;
     if (s) {
       // A paused socket could not read the peer's close frame: read again (what arrives is dropped).
       if (readingPaused) resumeReading(s);
@@ -428,6 +444,7 @@ function openConnection<In, Out>(c: Normalized<In, Out>, subscriber: Subscriber<
       // `ws` throws on an 'error' event without a listener; the aborted socket may still emit one.
       s.onerror = noop;
       node?.removeListener('unexpected-response', onUnexpectedResponse);
+      node?.removeListener('upgrade', onUpgrade);
       node?.removeListener('pong', onPong);
       node?.removeListener('ping', onPong);
     }
@@ -504,11 +521,30 @@ function openConnection<In, Out>(c: Normalized<In, Out>, subscriber: Subscriber<
   function send(value: Out): void {
     if (state !== 'open') return;
     try {
+      if (tcp && !corked) {
+        // Every frame sent in this tick goes out in one write at its end (a microtask), not
+        // one write syscall per frame: the order is ws's, nothing waits for a later event.
+        corked = true;
+        tcp.cork();
+        queueMicrotask(flush);
+      }
       socket?.send(c.serialize(value));
     } catch (error) {
       fail(error);
     }
   }
+
+  function flush(): void {
+    if (!corked) return;
+    corked = false;
+    tcp?.uncork();
+  }
+
+  /** `ws`'s handshake response carries the TCP (or TLS) socket the connection will use. */
+  const onUpgrade = (response: { socket?: Partial<CorkableSocket> | null }): void => {
+    const t = response?.socket;
+    if (typeof t?.cork === 'function' && typeof t.uncork === 'function') tcp = t as CorkableSocket;
+  };
 
   const onUnexpectedResponse = (_request: unknown, response: { statusCode?: number; headers?: Record<string, string | string[] | undefined> }): void => {
     fail(new HandshakeRejectedError(response.statusCode ?? 0, parseRetryAfter(response.headers?.['retry-after'], Date.now())));
@@ -565,6 +601,9 @@ function openConnection<In, Out>(c: Normalized<In, Out>, subscriber: Subscriber<
     openTimer?.unsubscribe();
     openTimer = undefined;
     state = 'open';
+    // Neither can fire once open; an idle connection need not keep them.
+    node?.removeListener('unexpected-response', onUnexpectedResponse);
+    node?.removeListener('upgrade', onUpgrade);
     const info: ConnectionOpenInfo = { protocol: socket.protocol ?? '' };
     try {
       c.onOpen?.(info);
@@ -656,6 +695,7 @@ function openConnection<In, Out>(c: Normalized<In, Out>, subscriber: Subscriber<
     s.onerror = onError;
     s.onclose = onClose;
     node?.on('unexpected-response', onUnexpectedResponse);
+    node?.on('upgrade', onUpgrade);
     if (s.readyState === OPEN) onOpen();
   }
 

@@ -41,3 +41,21 @@ if (tsc.status !== 0) {
   process.exit(1);
 }
 console.log(`README: ${blocks.length} TypeScript snippets type-check`);
+
+// Snippets that a test runs word for word (between "---- README example start/end" markers):
+// the README copy must be the same text, so the documented example is the tested one.
+const runnable = ['test/testing/readme.test.ts'];
+const readme = readFileSync(`${root}README.md`, 'utf8');
+for (const file of runnable) {
+  const text = readFileSync(`${root}${file}`, 'utf8');
+  const match = text.match(/\/\/ ---- README example start\n([\s\S]*?)\/\/ ---- README example end/);
+  if (!match) {
+    console.error(`README: ${file} has no "---- README example start/end" markers`);
+    process.exit(1);
+  }
+  if (!blocks.some((code) => code === match[1])) {
+    console.error(`README: the example in ${file} differs from every ts block of README.md; copy it over`);
+    process.exit(1);
+  }
+}
+console.log(`README: ${runnable.length} example(s) match the tests that run them`);

@@ -5,8 +5,9 @@ import {
   Observable,
   type SchedulerLike,
   Subject,
+  type Subscriber,
+  Subscription,
   asyncScheduler,
-  type Subscription,
   catchError,
   combineLatest,
   connect as rxConnect,
@@ -172,6 +173,16 @@ export interface SocketConfig<In, Out>
   readonly classify?: (error: unknown) => FailureAction;
   /** Recognises a server message asking the client to reconnect now (close 1012 does too). */
   readonly isReconnectRequest?: (message: In) => boolean;
+  /**
+   * The key of the channel a message belongs to (e.g. `(m) => m.channel`), `undefined` for a
+   * message of no channel. With it, each message goes straight to the channel with that
+   * {@link ChannelSpec.key}: the cost per message stays the same however many channels are
+   * open, and a channel's `matches` and `isRejection` are only asked about the messages of its
+   * own key (`matches` becomes optional: every message of the key). Without it, every open
+   * channel's `matches` is asked about every message.
+   * @defaultValue none: messages are matched against every channel
+   */
+  readonly channelKeyOf?: (message: In) => string | undefined;
   /** "Retry now" signals (browser `online`, app foregrounded) that cut a backoff wait short. */
   readonly retryNow?: Observable<unknown>;
   /** Buffering of `send()` while no session is ready. */
@@ -205,8 +216,12 @@ export interface ChannelSpec<In, Out, T = In> {
   readonly subscribe: (cursor: CursorValue | undefined) => Out;
   /** The unsubscribe message, sent when the last local subscriber leaves (only on a live socket). */
   readonly unsubscribe?: () => Out;
-  /** Whether an incoming message belongs to this channel. */
-  readonly matches: (message: In) => boolean;
+  /**
+   * Whether an incoming message belongs to this channel. Required unless the client has
+   * {@link SocketConfig.channelKeyOf}; with it, only messages of this channel's key are asked.
+   * @defaultValue with `channelKeyOf`: every message of this channel's key
+   */
+  readonly matches?: (message: In) => boolean;
   /** Maps the channel's messages for its subscribers. @defaultValue identity */
   readonly project?: (message: In) => T;
   /** This channel's own resume position (a broker's per-topic offset), sent in `subscribe`. */
@@ -312,6 +327,11 @@ interface ChannelEntry<In, Out> {
   live: boolean;
   /** Errors the channel's subscribers (and only them). */
   fail: (error: unknown) => void;
+  /** Feeds the current activation (before its resume filter); `undefined` while inactive. */
+  sink: Subscriber<In> | undefined;
+  /** `spec.matches` and `spec.isRejection`, guarded. */
+  readonly matches: (message: In) => boolean;
+  readonly isRejection: (message: In) => boolean;
 }
 
 const WHERE = 'createSocket';
@@ -408,6 +428,11 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
   const inflight = new Map<string | number, Out>(); // sent, awaiting an ack (insertion ordered)
   let unconfirmed: Out[] = []; // without acks: written since the last frame received
   const channels = new Map<string, ChannelEntry<In, Out>>();
+  // One subscription to messages$ feeds every channel: by key with channelKeyOf, else by
+  // asking each open channel. `attached` are the channels with an activation to feed.
+  const attached = new Set<ChannelEntry<In, Out>>();
+  let router: Subscription | undefined;
+  let routes: ChannelEntry<In, Out>[] | undefined; // attached as an array, rebuilt after a change
   const counters = { reconnects: 0, dropped: 0 };
   const closed$ = new Subject<void>();
   const events = new Subject<SocketEvent<Out>>();
@@ -777,6 +802,41 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
     for (const item of dropped) events.next({ type: 'dropped', message: item.message, reason: 'closed' });
   }
 
+  const channelKeyOf = config.channelKeyOf ? guarded(config.channelKeyOf, undefined) : undefined;
+
+  /** Hands a message to one channel: its rejection, or its data if it matches. */
+  function deliver(entry: ChannelEntry<In, Out>, message: In): void {
+    const sink = entry.sink;
+    if (!sink) return;
+    if (entry.isRejection(message)) {
+      entry.rejected = true;
+      sink.error(new ChannelRejectedError(entry.spec.key, message));
+    } else if (entry.matches(message)) {
+      sink.next(message);
+    }
+  }
+
+  function route(message: In): void {
+    if (channelKeyOf) {
+      const key = channelKeyOf(message);
+      const entry = key === undefined ? undefined : channels.get(key);
+      if (entry) deliver(entry, message);
+      return;
+    }
+    routes ??= [...attached];
+    for (const entry of routes) deliver(entry, message);
+  }
+
+  /** messages$ ended (a terminal failure or close()): so do the channels fed at that moment. */
+  function endChannels(error: unknown, failed: boolean): void {
+    router = undefined; // a channel re-subscribed from its error handler needs a new one
+    const sinks = [...attached].map((entry) => entry.sink);
+    for (const sink of sinks) {
+      if (failed) sink?.error(error);
+      else sink?.complete();
+    }
+  }
+
   function channelEntry(spec: ChannelSpec<In, Out, unknown>): ChannelEntry<In, Out> {
     const existing = channels.get(spec.key);
     if (existing) return existing;
@@ -787,8 +847,7 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
           ...(spec.epochOf ? { epochOf: spec.epochOf } : {}),
         })
       : undefined;
-    const matches = guarded(spec.matches, false, spec.key);
-    const isRejection = spec.isRejection ? guarded(spec.isRejection, false, spec.key) : never;
+    const always = (): boolean => true;
     const entry: ChannelEntry<In, Out> = {
       spec,
       cursor: entryCursor,
@@ -796,6 +855,9 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
       owner: undefined,
       live: false,
       fail: () => {},
+      sink: undefined,
+      matches: spec.matches ? guarded(spec.matches, false, spec.key) : always,
+      isRejection: spec.isRejection ? guarded(spec.isRejection, false, spec.key) : never,
       stream$: new Observable<In>((subscriber) => {
         // A subscriber may re-subscribe synchronously from an error (retry()), before the
         // previous activation's teardown has run: that teardown must leave this one alone.
@@ -803,26 +865,47 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
         entry.owner = token;
         entry.rejected = false;
         entry.fail = (error) => subscriber.error(error);
-        const sub = messages$
-          .pipe(
-            filter((message) => {
-              if (isRejection(message)) {
-                if (entry.owner === token) entry.rejected = true;
-                throw new ChannelRejectedError(spec.key, message);
-              }
-              return matches(message);
+        const feed = new Observable<In>((sink) => {
+          entry.sink = sink;
+          return () => {
+            if (entry.sink === sink) entry.sink = undefined;
+          };
+        });
+        const sub = (
+          entryCursor
+            ? feed.pipe(resumeFrom(entryCursor, { onGap: (error) => events.next({ type: 'gap', error, channel: spec.key }) }))
+            : feed
+        ).subscribe(subscriber);
+        attached.add(entry);
+        routes = undefined;
+        if (!router) {
+          // Held before subscribing: subscribing may connect, become ready (which replays
+          // `channels`, which this one joins only afterwards) or end, all synchronously.
+          const holder = new Subscription();
+          router = holder;
+          holder.add(
+            messages$.subscribe({
+              next: route,
+              error: (error: unknown) => endChannels(error, true),
+              complete: () => endChannels(undefined, false),
             }),
-            entryCursor
-              ? resumeFrom(entryCursor, { onGap: (error) => events.next({ type: 'gap', error, channel: spec.key }) })
-              : (source) => source,
-          )
-          .subscribe(subscriber);
-        channels.set(spec.key, entry);
-        if (ready && !subscriber.closed) subscribeChannel(entry);
+          );
+        }
+        if (!subscriber.closed) {
+          channels.set(spec.key, entry);
+          if (ready) subscribeChannel(entry);
+        }
         return () => {
           sub.unsubscribe();
           if (entry.owner !== token) return;
           entry.owner = undefined;
+          attached.delete(entry);
+          routes = undefined;
+          if (attached.size === 0 && router) {
+            const r = router;
+            router = undefined;
+            r.unsubscribe();
+          }
           if (channels.get(spec.key) === entry) channels.delete(spec.key);
           const wasLive = entry.live;
           entry.live = false;
@@ -847,6 +930,9 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
         throw new TypeError(`${WHERE}: channel spec must have a string key`);
       }
       checkFunction(`${WHERE}: channel`, 'subscribe', spec.subscribe);
+      if (!channelKeyOf && typeof spec.matches !== 'function') {
+        throw new TypeError(`${WHERE}: channel matches must be a function (or give the client channelKeyOf)`);
+      }
       checkFunction(`${WHERE}: channel`, 'matches', spec.matches);
       checkFunction(`${WHERE}: channel`, 'project', spec.project);
       // The server subscription (and its resume position) is shared by key; the projection

@@ -64,12 +64,18 @@ export class Child {
 
   /**
    * Forks `bench/<module>` with the runner's loader flags (tsx) and waits for it to say ready.
-   * `gc` adds `--expose-gc`.
+   * `gc` adds `--expose-gc`; `execArgv` adds more Node flags (`--cpu-prof`, …).
    */
-  static async start(name: string, module: string, args: readonly string[] = [], options: { gc?: boolean } = {}): Promise<Child> {
+  static async start(
+    name: string,
+    module: string,
+    args: readonly string[] = [],
+    options: { gc?: boolean; execArgv?: readonly string[] } = {},
+  ): Promise<Child> {
     hookExit();
     const execArgv = process.execArgv.filter((a) => a !== '--expose-gc');
     if (options.gc) execArgv.push('--expose-gc');
+    execArgv.push(...(options.execArgv ?? []));
     const child = fork(resolve(HERE, module), [...args], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     live.add(child);
     const handle = new Child(name, child);
@@ -88,6 +94,16 @@ export class Child {
     return withTimeout(reply, timeoutMs, `${this.name}: no reply to ${JSON.stringify(body).slice(0, 60)} within ${timeoutMs} ms`).finally(() =>
       this.pending.delete(rid),
     );
+  }
+
+  /**
+   * Asks the child to exit by closing its IPC channel (it exits on `disconnect`, so that
+   * `--cpu-prof` can write its profile), and kills it if it has not within 10 s.
+   */
+  async stop(): Promise<void> {
+    if (this.exitedAlready) return;
+    this.child.disconnect();
+    await withTimeout(this.exited, 10_000, '').catch(() => this.kill());
   }
 
   /** Kills the child (SIGKILL unless told otherwise) and resolves once it has exited. */

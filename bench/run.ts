@@ -38,6 +38,8 @@ interface Options {
   stacks: StackId[];
   reps: number | undefined;
   out: string;
+  messages: number | undefined;
+  cpuProf: boolean;
   verbose: boolean;
   args: string[];
 }
@@ -51,6 +53,10 @@ usage: tsx bench/run.ts [--quick] [--scenario ids] [--stacks ids] [--reps R] [--
   --reps R         repetitions of every timed scenario (default: per scenario, 1 with --quick)
   --out FILE       where to write the markdown (default: bench/RESULTS.md for a full run,
                    bench/.out/RESULTS-quick.md or RESULTS-partial.md otherwise)
+  --messages N     N of scenarios 1, 3 and 6 (default 200000, 200000 and 1000000)
+  --cpu-prof       client workers run with --cpu-prof: bench/.out/profiles/<stack>-<n>/, one
+                   .cpuprofile per thread, the largest is the main thread (open in Chrome
+                   DevTools or speedscope)
   --verbose        print every run`);
   process.exit(2);
 }
@@ -61,6 +67,8 @@ function parseOptions(argv: string[]): Options {
   let stacks: StackId[] | undefined;
   let reps: number | undefined;
   let out: string | undefined;
+  let messages: number | undefined;
+  let cpuProf = false;
   let verbose = false;
   const list = <T extends string>(name: string, value: string | undefined, allowed: readonly T[]): T[] => {
     const items = (value ?? '').split(',').filter(Boolean);
@@ -92,6 +100,15 @@ function parseOptions(argv: string[]): Options {
       case '--out':
         out = value() ?? usage('--out needs a file name');
         break;
+      case '--messages': {
+        const n = Number(value());
+        if (!Number.isSafeInteger(n) || n < 10) usage('--messages needs an integer ≥ 10');
+        messages = n;
+        break;
+      }
+      case '--cpu-prof':
+        cpuProf = true;
+        break;
       case '--verbose':
         verbose = true;
         break;
@@ -102,7 +119,7 @@ function parseOptions(argv: string[]): Options {
         usage(`unknown argument ${arg}`);
     }
   }
-  const partial = scenarios !== undefined || stacks !== undefined || reps !== undefined;
+  const partial = scenarios !== undefined || stacks !== undefined || reps !== undefined || messages !== undefined || cpuProf;
   const chosenStacks = stacks ? STACK_IDS.filter((id) => id === 'ws' || stacks!.includes(id)) : [...STACK_IDS];
   return {
     quick,
@@ -110,6 +127,8 @@ function parseOptions(argv: string[]): Options {
     stacks: chosenStacks,
     reps,
     out: resolve(out ?? (quick ? resolve(HERE, '.out/RESULTS-quick.md') : partial ? resolve(HERE, '.out/RESULTS-partial.md') : resolve(HERE, 'RESULTS.md'))),
+    messages,
+    cpuProf,
     verbose,
     args: argv,
   };
@@ -119,7 +138,12 @@ function parseOptions(argv: string[]): Options {
 // Scenarios run in other processes: 6 (pipeline) and 7 (storm simulator)
 
 async function scenarioPipeline(opts: Options): Promise<SectionResult> {
-  const args = [...(opts.quick ? ['--quick'] : []), ...(opts.reps ? ['--reps', String(opts.reps)] : []), ...(opts.verbose ? ['--verbose'] : [])];
+  const args = [
+    ...(opts.quick ? ['--quick'] : []),
+    ...(opts.reps ? ['--reps', String(opts.reps)] : []),
+    ...(opts.messages ? ['--messages', String(opts.messages)] : []),
+    ...(opts.verbose ? ['--verbose'] : []),
+  ];
   const execArgv = [...process.execArgv.filter((a) => a !== '--expose-gc'), '--expose-gc'];
   const child = fork(resolve(HERE, 'pipeline.ts'), args, { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const result = new Promise<{ markdown: string; problems: string[] }>((res, rej) => {
@@ -278,16 +302,27 @@ async function main(): Promise<void> {
 
   let workers: Promise<Map<StackId, Child>> | undefined;
   let server: Promise<{ server: ServerProcess; port: number }> | undefined;
+  const profiles = resolve(HERE, '.out/profiles');
+  if (opts.cpuProf) mkdirSync(profiles, { recursive: true });
+  let profileCount = 0;
+  const startClient = (id: StackId, name: string): Promise<Child> =>
+    Child.start(name, 'client.ts', [id], {
+      gc: true,
+      // One directory per worker: each thread (tsx's loader runs in its own) writes a profile.
+      execArgv: opts.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${resolve(profiles, `${id}-${++profileCount}`)}`] : [],
+    });
   const ctx: Context = {
     quick: opts.quick,
     reps: opts.reps,
+    messages: opts.messages,
     stacks: opts.stacks,
     verbose: opts.verbose,
     log,
+    startClient,
     workers: () =>
       (workers ??= (async () => {
         const map = new Map<StackId, Child>();
-        for (const id of opts.stacks) map.set(id, await Child.start(`client ${id}`, 'client.ts', [id], { gc: true }));
+        for (const id of opts.stacks) map.set(id, await startClient(id, `client ${id}`));
         return map;
       })()),
     server: () =>
@@ -330,7 +365,7 @@ async function main(): Promise<void> {
       durations.push(`${id}: ${((performance.now() - t0) / 1000).toFixed(0)} s`);
     }
   } finally {
-    for (const w of (await workers?.catch(() => undefined))?.values() ?? []) await w.kill();
+    for (const w of (await workers?.catch(() => undefined))?.values() ?? []) await w.stop();
     await (await server?.catch(() => undefined))?.server.kill();
   }
 
@@ -385,6 +420,7 @@ ${problems.length ? `## Problems\n\n${problems.map((p) => `- ${p}`).join('\n')}\
   mkdirSync(dirname(opts.out), { recursive: true });
   writeFileSync(opts.out, md);
   console.log(`\nwrote ${relative(ROOT, opts.out) || opts.out} (${seconds.toFixed(0)} s)`);
+  if (opts.cpuProf) console.log(`CPU profiles of the client workers: ${relative(ROOT, profiles)}/`);
   if (problems.length) {
     console.error(`\nWRONG: ${problems.length} problem(s):`);
     for (const p of problems.slice(0, 30)) console.error(`  ${p}`);

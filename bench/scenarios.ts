@@ -20,6 +20,10 @@ export interface Context {
   readonly stacks: readonly StackId[];
   readonly verbose: boolean;
   readonly log: (line: string) => void;
+  /** Overrides N of scenarios 1 and 3 (`--messages`). */
+  readonly messages: number | undefined;
+  /** Starts a client worker for one stack (with `--expose-gc`, and `--cpu-prof` if asked). */
+  startClient(id: StackId, name: string): Promise<Child>;
   /** One persistent worker per stack (started on first use), shared by scenarios 1, 2, 3 and 5. */
   workers(): Promise<ReadonlyMap<StackId, Child>>;
   /** The steady-state server of scenarios 1–4 (started on first use). */
@@ -107,8 +111,8 @@ async function ask<T extends Reply>(series: Series, id: StackId, worker: Child, 
 // 1. Server push throughput
 
 export async function scenarioPush(ctx: Context): Promise<SectionResult> {
-  const n = ctx.quick ? 5_000 : 200_000;
-  const warm = ctx.quick ? 1_000 : 50_000;
+  const n = ctx.messages ?? (ctx.quick ? 5_000 : 200_000);
+  const warm = Math.min(n, ctx.quick ? 1_000 : 50_000);
   const reps = ctx.reps ?? (ctx.quick ? 1 : 5);
   const { server, port } = await ctx.server();
   await server.prepare(n);
@@ -205,7 +209,7 @@ to the subscriber's callback. One unrecorded round over all stacks first, then $
 // 3. Client send throughput
 
 export async function scenarioSend(ctx: Context): Promise<SectionResult> {
-  const n = ctx.quick ? 5_000 : 200_000;
+  const n = ctx.messages ?? (ctx.quick ? 5_000 : 200_000);
   const burst = 1_000;
   const reps = ctx.reps ?? (ctx.quick ? 1 : 5);
   const { port } = await ctx.server();
@@ -265,7 +269,7 @@ export async function scenarioIdle(ctx: Context): Promise<SectionResult> {
       // scenario is on its heap.
       let worker: Child | undefined;
       try {
-        worker = await Child.start(`client ${id} (idle)`, 'client.ts', [id], { gc: true });
+        worker = await ctx.startClient(id, `client ${id} (idle)`);
         const reply = await ask<Reply & { heapPerConnection: number; rssPerConnection: number; opened: number }>(
           s,
           id,
@@ -280,7 +284,7 @@ export async function scenarioIdle(ctx: Context): Promise<SectionResult> {
       } catch (e) {
         s.problem(id, e instanceof Error ? e.message : String(e));
       } finally {
-        await worker?.kill();
+        await worker?.stop();
       }
     }
   }
@@ -529,7 +533,7 @@ export async function scenarioStorm(ctx: Context): Promise<SectionResult> {
       const metric = (name: string, value: number): void => s.add(id, `${config.id} ${name}`, value);
       try {
         chain = await ServerChain.start();
-        worker = await Child.start(`client storm ${config.id}`, 'client.ts', [id], { gc: true });
+        worker = await ctx.startClient(id, `client ${id} (storm ${config.id})`);
         const url = `ws://127.0.0.1:${chain.port}/sub?subs=1`;
         await worker.request({ cmd: 'storm', url, clients, jitter: config.id }, 180_000);
         const all = await chain.subscribed(clients, 60_000);
@@ -553,7 +557,7 @@ export async function scenarioStorm(ctx: Context): Promise<SectionResult> {
         s.problem(id, `${config.id}: ${e instanceof Error ? e.message : String(e)}`);
       } finally {
         await worker?.request({ cmd: 'close' }, 10_000).catch(() => {});
-        await worker?.kill();
+        await worker?.stop();
         await chain?.dispose();
       }
     }

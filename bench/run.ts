@@ -296,6 +296,9 @@ async function main(): Promise<void> {
   const started = performance.now();
   const loadBefore = os.loadavg();
   const log = (line: string): void => console.log(line);
+  if (loadBefore[0]! > os.cpus().length / 2) {
+    console.warn(`bench: load average ${loadBefore[0]!.toFixed(1)} on ${os.cpus().length} cores: other work is running, timings will be noisy`);
+  }
   console.log(
     `rxtether benchmarks${opts.quick ? ' (quick: a smoke run, the figures mean nothing)' : ''}: scenarios ${opts.scenarios.join(', ')}; stacks ${opts.stacks.join(', ')}`,
   );

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { Sink, makeSinks } from '../../bench/wire.js';
 
 /*
  * `npm run bench -- --quick` in a child process, as a smoke test: every scenario runs with a
@@ -84,4 +85,45 @@ describe('npm run bench -- --quick', () => {
     },
     CHILD_TIMEOUT + 10_000,
   );
+});
+
+describe('the benchmark\'s order check (bench/wire.ts)', () => {
+  const feed = (sinks: Sink[], seqs: number[]): void => {
+    for (const seq of seqs) {
+      const k = sinks.length === 1 ? 0 : seq % 10;
+      sinks[k]!.receive({ type: 'msg', channel: `t${seq % 10}`, seq });
+    }
+  };
+
+  it('should pass a subscriber that got every seq once, in order', () => {
+    const sinks = makeSinks(25, 1);
+    feed(sinks, Array.from({ length: 25 }, (_, i) => i + 1));
+    expect(sinks.map((s) => s.problem())).toEqual([undefined]);
+  });
+
+  it('should pass ten channel subscribers that each got every tenth seq', () => {
+    const sinks = makeSinks(25, 10);
+    feed(sinks, Array.from({ length: 25 }, (_, i) => i + 1));
+    expect(sinks.map((s) => s.problem())).toEqual(Array.from({ length: 10 }, () => undefined));
+  });
+
+  it('should flag a gap, a duplicate, a swap and a short count', () => {
+    const cases: number[][] = [
+      [1, 2, 4, 5],
+      [1, 2, 2, 3, 4, 5],
+      [1, 3, 2, 4, 5],
+      [1, 2, 3, 4],
+    ];
+    for (const seqs of cases) {
+      const sinks = makeSinks(5, 1);
+      feed(sinks, seqs);
+      expect(sinks[0]!.problem(), seqs.join(',')).toBeDefined();
+    }
+  });
+
+  it('should flag a message of another type', () => {
+    const sink = makeSinks(1, 1)[0]!;
+    sink.receive({ type: 'pong' });
+    expect(sink.problem()).toMatch(/pong/);
+  });
 });

@@ -309,8 +309,8 @@ fan-out stacks: one filter, one channel). Each stack runs in its own fresh proce
 full GCs and \`process.memoryUsage()\` again. Per connection: the difference divided by ${connections.toLocaleString('en-US')}.
 ${reps} repetition(s); median (min–max).`,
     table,
-    `Heap is V8's \`heapUsed\`; RSS includes \`ws\`'s buffers and the kernel's socket memory charged to
-the process, and moves in pages, so it is the coarser of the two.${problemList(s.all())}`,
+    `Heap is V8's \`heapUsed\`. RSS also counts what lives outside V8's heap (Buffers, libuv handles,
+malloc arenas) and grows in pages and arenas, so it is the coarser of the two.${problemList(s.all())}`,
   );
   const heap = (id: StackId): number | undefined => {
     const xs = s.get(id, 'heap').filter(Number.isFinite);
@@ -388,7 +388,7 @@ class ServerChain {
 
 export async function scenarioReconnect(ctx: Context): Promise<SectionResult> {
   const downMs = ctx.quick ? 50 : 100;
-  const reps = ctx.reps ?? (ctx.quick ? 1 : 5);
+  const reps = ctx.reps ?? (ctx.quick ? 1 : 7);
   const outageMs = ctx.quick ? 1_000 : 3_000;
   const outageReps = ctx.quick ? 1 : 2;
   const workers = await ctx.workers();
@@ -591,8 +591,8 @@ that has a capacity.${problemList(s.all())}`,
     markdown,
     problems: s.all(),
     figures: {
-      'storm.full.peak': median(s.get(id, 'full peak')),
-      'storm.none.peak': median(s.get(id, 'none peak')),
+      'loopback-storm.full.peak': median(s.get(id, 'full peak')),
+      'loopback-storm.none.peak': median(s.get(id, 'none peak')),
     },
   };
 }

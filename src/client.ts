@@ -8,7 +8,6 @@ import {
   type Subscriber,
   Subscription,
   asyncScheduler,
-  catchError,
   combineLatest,
   connect as rxConnect,
   defer,
@@ -591,11 +590,14 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
   /** Per attempt: hold everything until the session is ready; turn server requests into completion. */
   const gate: MonoTypeOperatorFunction<In> = (source) =>
     new Observable<In>((subscriber) => {
+      // Close 1012 (service restart) is a request to come back soon, like a reconnect message.
+      const failAttempt = (error: unknown): void =>
+        isConnectionClosedError(error) && error.code === 1012 ? subscriber.complete() : subscriber.error(error);
       let timeout: Subscription | undefined;
       // The session timeout runs from open (when the outgoing stream is subscribed) to ready.
       if (session) {
         onWireOpen = () => {
-          timeout = scheduler.schedule(() => subscriber.error(new SessionTimeoutError(sessionTimeout)), sessionTimeout);
+          timeout = scheduler.schedule(() => failAttempt(new SessionTimeoutError(sessionTimeout)), sessionTimeout);
         };
       }
       const requestedResume = hasPosition();
@@ -633,12 +635,12 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
               promptStreak = 0;
             }
           } catch (error) {
-            subscriber.error(error);
+            failAttempt(error);
             return;
           }
           subscriber.next(message);
         },
-        error: (error: unknown) => subscriber.error(error),
+        error: failAttempt,
         complete: () => subscriber.complete(),
       });
       return () => {
@@ -705,9 +707,7 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
       closeOnUnsubscribe: () => (final ? closeRequest : RECONNECT_CLOSE),
       scheduler,
     }).pipe(
-      gate,
-      // Close 1012 (service restart) is a request to come back soon, like a reconnect message.
-      catchError((error: unknown) => (isConnectionClosedError(error) && error.code === 1012 ? EMPTY : throwError(() => error))),
+      gate, // also turns close 1012 into completion
       (source) =>
         watchHeartbeat
           ? source.pipe(

@@ -290,6 +290,7 @@ async function storm(stack: Stack, r: { url: string; clients: number; jitter: 'f
       url: `${r.url}&id=${k}`,
       WebSocketCtor: CountingWebSocket,
       heartbeat: { interval: 15_000, timeout: 45_000, message: () => ({ type: 'ping' }) },
+      channelKeyOf: (m) => m.channel,
       ...(r.jitter === 'none' ? { backoff: { jitter: 'none' as const } } : {}),
     });
     let wasOpen = false;
@@ -300,7 +301,7 @@ async function storm(stack: Stack, r: { url: string; clients: number; jitter: 'f
       }
     });
     socket
-      .channel({ key: 't0', subscribe: () => ({ type: 'subscribe', channel: 't0' }), matches: (m) => m.channel === 't0' })
+      .channel({ key: 't0', subscribe: () => ({ type: 'subscribe', channel: 't0' }) })
       .subscribe({ error: () => {} });
     kept.push({ send: (m) => socket.send(m), close: () => socket.close() });
   }

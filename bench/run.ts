@@ -4,6 +4,7 @@
 //   npm run bench                                  # everything, a few minutes
 //   npm run bench -- --quick                       # a smoke run: small N, 1 repetition
 //   npm run bench -- --scenario 1,3 --stacks ws,rxtether-client --reps 3
+//   npm run bench -- --scenario 1 --stacks rxtether-client --cpu-prof   # profiles in bench/.out/profiles/
 //
 // Scenarios: 1 push throughput, 2 round-trip latency, 3 send throughput, 4 idle memory,
 // 5 reconnect time, 6 pipeline overhead (no network), 7 storm simulator (virtual time),
@@ -46,7 +47,7 @@ interface Options {
 
 function usage(message: string): never {
   console.error(`bench: ${message}
-usage: tsx bench/run.ts [--quick] [--scenario ids] [--stacks ids] [--reps R] [--out FILE] [--verbose]
+usage: tsx bench/run.ts [--quick] [--scenario ids] [--stacks ids] [--reps R] [--messages N] [--out FILE] [--cpu-prof] [--verbose]
   --quick          small N, 1 repetition: checks that everything works, times mean nothing
   --scenario ids   only these, comma-separated: ${SCENARIOS.join(', ')} (default: all)
   --stacks ids     only these stacks (raw ws always runs): ${STACK_IDS.join(', ')}
@@ -407,7 +408,7 @@ Stacks, all with \`ws\` ${version('ws')} as the WebSocket implementation (\`benc
 - **rxjs webSocket() + share(), 10 filters**: the same subject, \`share()\`, ten subscribers each \`filter\`ing one channel;
 - **reconnecting-websocket** and **partysocket** (\`partysocket/ws\`): \`{ WebSocket }\` option, \`addEventListener('message')\`;
 - **rxtether connect()**: \`connect({ url, WebSocketCtor })\`, sending through \`outgoing\`;
-- **rxtether createSocket, 10 channels**: \`createSocket\` with heartbeat (15 s / 45 s), connection-wide resume (\`seq\`, \`isNextInSequence\`), default backoff, \`share\` inside, ten \`channel()\` subscribers (one per channel key), sending with \`socket.send\`.
+- **rxtether createSocket, 10 channels**: \`createSocket\` with heartbeat (15 s / 45 s), connection-wide resume (\`seq\`, \`isNextInSequence\`), default backoff, \`share\` inside, ten \`channel()\` subscribers (one per channel key) routed by \`channelKeyOf: (m) => m.channel\`, sending with \`socket.send\`.
 
 The server is always another process (\`bench/server.ts\`, a minimal hand-written RFC 6455
 server on 127.0.0.1 so that it costs less per message than any client); each stack's client

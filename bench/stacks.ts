@@ -255,6 +255,7 @@ async function rxtetherClient(): Promise<Stack> {
         WebSocketCtor: o.WebSocketCtor,
         heartbeat: { interval: 15_000, timeout: 45_000, message: () => ({ type: 'ping' }) },
         resume: { cursorOf: (m) => (m.type === 'msg' ? m.seq : undefined), isNext: isNextInSequence },
+        channelKeyOf: (m) => m.channel, // route by key: one lookup per message, however many channels
         ...(o.reconnect === 'min' ? { backoff: { initialDelay: 0, maxDelay: 0 } } : {}),
       });
       const subscription = new Subscription();
@@ -272,7 +273,6 @@ async function rxtetherClient(): Promise<Stack> {
               key: channel,
               subscribe: () => subscribeMessage(k),
               unsubscribe: () => ({ type: 'unsubscribe', channel }),
-              matches: (m) => m.channel === channel,
             })
             .subscribe({ next, error: o.onFailure }),
         );

@@ -95,6 +95,26 @@ export function heartbeatTimeout<T>(config: HeartbeatTimeoutConfig<T>): MonoType
  */
 export function heartbeatTimeout<T>(timeout: number): MonoTypeOperatorFunction<T>;
 export function heartbeatTimeout<T>(configOrTimeout: HeartbeatTimeoutConfig<T> | number): MonoTypeOperatorFunction<T> {
+  const watch = heartbeatWatch(configOrTimeout);
+  return (source) => watch(source, undefined);
+}
+
+/**
+ * {@link heartbeatTimeout} whose deadline runs only while the latest value of `active$` is
+ * `true`, counted anew from each `true` (the client's: from open, off while paused). Values
+ * pass through either way; `active$` is subscribed with the source, its error is the stream's.
+ * @internal Not exported from the package.
+ */
+export function heartbeatTimeoutWhile<T>(
+  config: HeartbeatTimeoutConfig<T>,
+): (active$: Observable<boolean>) => MonoTypeOperatorFunction<T> {
+  const watch = heartbeatWatch(config);
+  return (active$) => (source) => watch(source, active$);
+}
+
+function heartbeatWatch<T>(
+  configOrTimeout: HeartbeatTimeoutConfig<T> | number,
+): (source: Observable<T>, active$: Observable<boolean> | undefined) => Observable<T> {
   const config: HeartbeatTimeoutConfig<T> =
     typeof configOrTimeout === 'number' ? { timeout: configOrTimeout } : configOrTimeout;
   if (config === undefined) throw new TypeError(`${WHERE}: config with a timeout is required`);
@@ -114,9 +134,10 @@ export function heartbeatTimeout<T>(configOrTimeout: HeartbeatTimeoutConfig<T> |
   }
   checkScheduler(WHERE, scheduler);
 
-  return (source) =>
+  return (source, active$) =>
     new Observable<T>((subscriber) => {
       let lastAlive = scheduler.now();
+      let active = active$ === undefined;
       // Pings sent since `lastAlive`; the next one is due at lastAlive + (pings + 1) × interval.
       let pings = 0;
       let check: Subscription | undefined;
@@ -175,8 +196,29 @@ export function heartbeatTimeout<T>(configOrTimeout: HeartbeatTimeoutConfig<T> |
         check = timer(Math.min(timeout, Math.max(0, at - now)), scheduler).subscribe(onCheck);
       };
 
-      arm(lastAlive);
-      if (subscriber.closed) return;
+      let activity: Subscription | undefined;
+      if (active$ === undefined) arm(lastAlive);
+      else {
+        activity = active$.subscribe({
+          next: (value) => {
+            if (value === active) return;
+            active = value;
+            check?.unsubscribe();
+            check = undefined;
+            confirming = false;
+            if (active) {
+              lastAlive = scheduler.now();
+              pings = 0;
+              arm(lastAlive);
+            }
+          },
+          error: (error: unknown) => subscriber.error(error),
+        });
+      }
+      if (subscriber.closed) {
+        activity?.unsubscribe();
+        return;
+      }
 
       const sub = source.subscribe({
         next: (value) => {
@@ -194,7 +236,7 @@ export function heartbeatTimeout<T>(configOrTimeout: HeartbeatTimeoutConfig<T> |
             // from here: a value costs a clock read, not a timer.
             lastAlive = now;
             pings = 0;
-          } else if (overdue(now)) {
+          } else if (active && overdue(now)) {
             return;
           }
           subscriber.next(value);
@@ -207,6 +249,7 @@ export function heartbeatTimeout<T>(configOrTimeout: HeartbeatTimeoutConfig<T> |
 
       return () => {
         check?.unsubscribe();
+        activity?.unsubscribe();
         sourceSub?.unsubscribe();
       };
     });

@@ -9,16 +9,12 @@ import {
   Subscription,
   asyncScheduler,
   combineLatest,
-  connect as rxConnect,
   defer,
-  dematerialize,
   distinctUntilChanged,
   endWith,
   filter,
   finalize,
   map,
-  materialize,
-  merge,
   of,
   repeat,
   share,
@@ -30,7 +26,7 @@ import {
   timer,
 } from 'rxjs';
 import { fullJitterDelay } from '../operators/backoff.js';
-import { heartbeatTimeout } from '../operators/heartbeatTimeout.js';
+import { heartbeatTimeoutWhile } from '../operators/heartbeatTimeout.js';
 import { type CursorValue, createResumeCursor, resumeFrom, type ResumeCursor } from '../operators/resumeFrom.js';
 import { type RetryWithJitteredBackoffConfig, retryWithJitteredBackoff } from '../operators/retryWithJitteredBackoff.js';
 import { assertValidClose } from './closeCodes.js';
@@ -672,7 +668,7 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
 
   const heartbeat = config.heartbeat;
   const watchHeartbeat = heartbeat
-    ? heartbeatTimeout<In>({
+    ? heartbeatTimeoutWhile<In>({
         timeout: heartbeat.timeout,
         scheduler,
         ...(heartbeat.isAlive ? { isAlive: guarded(heartbeat.isAlive, true) } : {}),
@@ -688,7 +684,7 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
     if (final) return EMPTY; // a status subscriber may have closed the client
     // The heartbeat deadline counts from open, so that a slow handshake is judged by
     // openTimeout and session.timeout, not mistaken for a dead peer.
-    const opened = new Subject<void>();
+    const opened = watchHeartbeat ? new Subject<void>() : undefined;
     return connect<In, Out>({
       url: config.url,
       ...(config.protocols !== undefined ? { protocols: config.protocols } : {}),
@@ -703,36 +699,21 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
       handshake: () => (session ? session.hello({ cursor: cursor?.current }) : undefined),
       outgoing,
       onDecodeError: (error) => events.next({ type: 'decode-error', error }),
-      onOpen: () => opened.next(),
+      ...(opened ? { onOpen: () => opened.next() } : {}),
       closeOnUnsubscribe: () => (final ? closeRequest : RECONNECT_CLOSE),
       scheduler,
     }).pipe(
       gate, // also turns close 1012 into completion
-      (source) =>
-        watchHeartbeat
-          ? source.pipe(
-              rxConnect((shared) =>
-                merge(
-                  // Before open: nothing is emitted, but errors and completion pass.
-                  shared.pipe(takeUntil(opened)),
-                  // From open: the same stream, watched.
-                  opened.pipe(
-                    take(1),
-                    switchMap(() =>
-                      pausedWhenReady$
-                        ? // A paused socket reads nothing: the deadline is off while paused, and
-                          // counts again from the resume (materialize carries completion out).
-                          pausedWhenReady$.pipe(
-                            switchMap((isPaused) => (isPaused ? shared : shared.pipe(watchHeartbeat)).pipe(materialize())),
-                            dematerialize(),
-                          )
-                        : shared.pipe(watchHeartbeat),
-                    ),
-                  ),
-                ),
-              ),
-            )
-          : source,
+      opened && watchHeartbeat
+        ? watchHeartbeat(
+            // The deadline runs from open. A paused socket reads nothing: the deadline is off
+            // while paused and counts again from the resume.
+            opened.pipe(
+              take(1),
+              switchMap(() => (pausedWhenReady$ ? pausedWhenReady$.pipe(map((isPaused) => !isPaused)) : of(true))),
+            ),
+          )
+        : (source) => source,
     );
   });
 

@@ -14,7 +14,7 @@
 //   storm     { url, clients, jitter }            many full clients, one channel each, all open
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { WebSocket } from 'ws';
-import { type Stack, type StackConnection, type StackId, type ReconnectMode, STACK_IDS, loadStack } from './stacks.js';
+import { type ConnectOptions, type ReconnectMode, type Stack, type StackConnection, type StackId, STACK_IDS, loadStack } from './stacks.js';
 import { type Msg, Sink, makeSinks } from './wire.js';
 
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -223,19 +223,41 @@ async function send(stack: Stack, r: { url: string; n: number; burst: number }):
 async function idle(stack: Stack, r: { url: string; connections: number; subscribers: number }): Promise<object> {
   const problems: string[] = [];
   const noop = (): void => {};
-  const subscribers = Array.from({ length: stack.fanOut ? r.subscribers : 1 }, () => noop);
-  const options = { url: r.url, subscribers, channels: 0, reconnect: 'off' as const };
+  // One options object and one set of callbacks for every connection: what stays on the heap
+  // per connection is the stack's, plus the returned StackConnection.
+  let opened = 0;
+  let target = 0;
+  let wake: () => void = noop;
+  const options: ConnectOptions = {
+    url: r.url,
+    WebSocketCtor: WebSocket,
+    subscribers: Array.from({ length: stack.fanOut ? r.subscribers : 1 }, () => noop),
+    channels: 0,
+    reconnect: 'off',
+    onOpen: () => {
+      if (++opened === target) wake();
+    },
+    onFailure: (e) => problems.push(`failed: ${String(e)}`),
+  };
+  const openBatch = async (count: number, into: StackConnection[]): Promise<void> => {
+    target += count;
+    const all = new Promise<void>((res) => (wake = res));
+    for (let i = 0; i < count; i++) into.push(stack.connect(options));
+    await withTimeout(all, 60_000, `${opened - (target - count)} of ${count} connections opened within 60 s`);
+  };
   // Warm-up: the stack's modules, first-use allocations and code, all before "before".
-  const warm = await Promise.all(Array.from({ length: 20 }, () => openOne(stack, options, problems)));
+  const warm: StackConnection[] = [];
+  await openBatch(20, warm);
   for (const c of warm) c.close();
   await new Promise((res) => setTimeout(res, 200));
   fullGc();
   const before = process.memoryUsage();
   const open: StackConnection[] = [];
   const BATCH = 100;
-  for (let i = 0; i < r.connections; i += BATCH) {
-    const batch = Math.min(BATCH, r.connections - i);
-    open.push(...(await Promise.all(Array.from({ length: batch }, () => openOne(stack, options, problems)))));
+  try {
+    for (let i = 0; i < r.connections; i += BATCH) await openBatch(Math.min(BATCH, r.connections - i), open);
+  } catch (e) {
+    problems.push(String(e));
   }
   // Let the last opens' writes and callbacks finish before measuring.
   await new Promise((res) => setTimeout(res, 200));
@@ -247,7 +269,7 @@ async function idle(stack: Stack, r: { url: string; connections: number; subscri
     heapPerConnection: (after.heapUsed - before.heapUsed) / r.connections,
     rssPerConnection: (after.rss - before.rss) / r.connections,
     externalPerConnection: (after.external - before.external) / r.connections,
-    opened: open.length,
+    opened: opened - 20,
     problems,
   };
 }

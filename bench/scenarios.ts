@@ -2,7 +2,7 @@
 // server and client processes, interleaves the stacks within each repetition, and turns the
 // replies into a RESULTS.md section, a console table and the figures the targets table needs.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -607,7 +607,8 @@ export async function scenarioImport(ctx: Context): Promise<SectionResult> {
   const { build } = await import('esbuild');
   const outDir = resolve(HERE, '.out/import');
   mkdirSync(outDir, { recursive: true });
-  const bundle = resolve(outDir, 'rxtether.mjs');
+  // One file per run: a smoke test and a real run may overlap.
+  const bundle = resolve(outDir, `rxtether-${process.pid}.mjs`);
   await build({
     entryPoints: [resolve(ROOT, 'src/index.ts')],
     bundle: true,
@@ -636,6 +637,7 @@ export async function scenarioImport(ctx: Context): Promise<SectionResult> {
       if (r > 0) times.get(t.id)!.push(ms); // the first round warms the disk cache
     }
   }
+  rmSync(bundle, { force: true });
   const rx = times.get('rxjs')!;
   const rt = times.get('rxtether')!;
   const added = median(rt) - median(rx);

@@ -15,7 +15,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { WebSocket } from 'ws';
 import { type ConnectOptions, type ReconnectMode, type Stack, type StackConnection, type StackId, STACK_IDS, loadStack } from './stacks.js';
-import { type Msg, Sink, makeSinks } from './wire.js';
+import { type Msg, makeSinks } from './wire.js';
 
 const gc = (globalThis as { gc?: () => void }).gc;
 

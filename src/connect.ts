@@ -194,6 +194,12 @@ interface CorkableSocket {
   uncork(): void;
 }
 
+/** A `ws` client, by duck typing: its EventEmitter events then carry what rxtether needs. */
+function isWs(socket: WebSocketLike): boolean {
+  const s = socket as WebSocketLike & { [name: string]: unknown };
+  return ['on', 'removeListener', 'terminate', 'ping', 'pause', 'resume'].every((name) => typeof s[name] === 'function');
+}
+
 /** `ws`'s flow control, found by duck typing. */
 interface PausableSocket {
   pause?(): void;
@@ -445,7 +451,9 @@ function openConnection<In, Out>(c: Normalized<In, Out>, subscriber: Subscriber<
       s.onerror = noop;
       node?.removeListener('unexpected-response', onUnexpectedResponse);
       node?.removeListener('upgrade', onUpgrade);
+      node?.removeListener('open', onOpen);
       node?.removeListener('message', onWsMessage);
+      node?.removeListener('error', onError);
       node?.removeListener('pong', onPong);
       node?.removeListener('ping', onPong);
     }
@@ -602,13 +610,6 @@ function openConnection<In, Out>(c: Normalized<In, Out>, subscriber: Subscriber<
     openTimer?.unsubscribe();
     openTimer = undefined;
     state = 'open';
-    if (tcp && node) {
-      // A `ws` client (it reported its upgrade): take its frames without the DOM-style event.
-      // Added before the handler is removed: emptying an event would put ws's listener table
-      // in dictionary mode, which costs an idle connection ~450 bytes.
-      node.on('message', onWsMessage);
-      socket.onmessage = null;
-    }
     const info: ConnectionOpenInfo = { protocol: socket.protocol ?? '' };
     try {
       c.onOpen?.(info);
@@ -703,10 +704,18 @@ function openConnection<In, Out>(c: Normalized<In, Out>, subscriber: Subscriber<
     } catch {
       // A socket without binaryType support delivers binary frames in its own type.
     }
-    s.onopen = onOpen;
-    s.onmessage = onMessage;
-    s.onerror = onError;
-    s.onclose = onClose;
+    if (node && isWs(s)) {
+      // `ws`'s own events: no DOM-style event object per frame, and no wrapper function (with
+      // its own property table) per handler kept by every idle connection.
+      node.on('open', onOpen);
+      node.on('message', onWsMessage);
+      node.on('error', onError);
+    } else {
+      s.onopen = onOpen;
+      s.onmessage = onMessage;
+      s.onerror = onError;
+    }
+    s.onclose = onClose; // wasClean is only on the close event
     node?.on('unexpected-response', onUnexpectedResponse);
     node?.on('upgrade', onUpgrade);
     if (s.readyState === OPEN) onOpen();

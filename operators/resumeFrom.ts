@@ -113,6 +113,7 @@ export interface ResumeFromConfig<C> {
  * ```
  */
 export function compareCursors(a: CursorValue, b: CursorValue): number {
+  if (typeof a === 'number' && typeof b === 'number' && a === a && b === b) return a < b ? -1 : a > b ? 1 : 0; // the common case
   if (typeof a === 'string' || typeof b === 'string') {
     if (typeof a !== 'string' || typeof b !== 'string') {
       throw new TypeError(`compareCursors: cannot order a ${typeof a} and a ${typeof b} cursor; pass compare`);

@@ -3,10 +3,13 @@ import {
   EMPTY,
   type MonoTypeOperatorFunction,
   Observable,
+  type Observer,
   type SchedulerLike,
   Subject,
   type Subscriber,
+  type SubjectLike,
   Subscription,
+  type Unsubscribable,
   asyncScheduler,
   combineLatest,
   defer,
@@ -330,6 +333,57 @@ interface ChannelEntry<In, Out> {
 }
 
 const WHERE = 'createSocket';
+
+/**
+ * The multicast behind the client's `share()`s: a `Subject` without the cost rxjs's CommonJS
+ * build (the one Node loads) adds to every value, a closure (`errorContext`) and an iterator.
+ * Observers added or removed during a delivery take effect from the next value, as with a
+ * `Subject`; after `error` or `complete`, a new observer gets that notification at once.
+ */
+class Multicast<T> implements SubjectLike<T> {
+  private observers: Subscriber<T>[] = [];
+  private stopped = false;
+  private failed = false;
+  private failure: unknown;
+  private readonly source = new Observable<T>((subscriber) => {
+    if (this.failed) subscriber.error(this.failure);
+    else if (this.stopped) subscriber.complete();
+    else {
+      this.observers = [...this.observers, subscriber];
+      return () => {
+        this.observers = this.observers.filter((o) => o !== subscriber);
+      };
+    }
+    return undefined;
+  });
+
+  subscribe(observer: Partial<Observer<T>>): Unsubscribable {
+    return this.source.subscribe(observer);
+  }
+
+  next(value: T): void {
+    if (this.stopped) return;
+    const observers = this.observers;
+    for (let i = 0; i < observers.length; i++) observers[i]!.next(value);
+  }
+
+  error(error: unknown): void {
+    if (this.stopped) return;
+    this.stopped = this.failed = true;
+    this.failure = error;
+    const observers = this.observers;
+    this.observers = [];
+    for (const observer of observers) observer.error(error);
+  }
+
+  complete(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    const observers = this.observers;
+    this.observers = [];
+    for (const observer of observers) observer.complete();
+  }
+}
 /**
  * How a socket being replaced (or left idle) is closed: not 1000/1001, so that a gateway keeps
  * the session, and without waiting for a peer that may be dead to answer.
@@ -762,7 +816,7 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
       if (!final) setStatus({ state: 'idle' });
     }),
     share({
-      connector: () => new Subject<In>(),
+      connector: () => new Multicast<In>(),
       resetOnError: true,
       resetOnComplete: true,
       resetOnRefCountZero: () => (final || linger === 0 ? of(true) : timer(linger, scheduler)),
@@ -897,7 +951,7 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
             reportHookError(error);
           }
         };
-      }).pipe(share({ resetOnError: true, resetOnComplete: true, resetOnRefCountZero: true })),
+      }).pipe(share({ connector: () => new Multicast<In>(), resetOnError: true, resetOnComplete: true, resetOnRefCountZero: true })),
     };
     return entry;
   }

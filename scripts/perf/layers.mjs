@@ -1,0 +1,81 @@
+// CPU per message added by each client feature, without a network: an in-memory socket pushes
+// N frames (the ones of recv.mjs) through connect() or createSocket; ns per message over a
+// JSON.parse baseline. Variants interleaved in chunks; median of reps.
+// node scripts/perf/layers.mjs [--n 400000] [--reps 5] [--only 'substring of a variant']
+import { filter, firstValueFrom } from 'rxjs';
+import { arg, fmt, loadRxtether, median } from './util.mjs';
+
+const { connect, createSocket, isNextInSequence } = await loadRxtether();
+const N = Number(arg('n', 400_000));
+const REPS = Number(arg('reps', 5));
+const CHUNK = 10_000;
+const frames = Array.from({ length: N }, (_, seq) => {
+  const t = seq % 10;
+  return `{"type":"msg","channel":"t${t}","seq":${Math.floor(seq / 10) + 1},"price":${(100 + (seq % 997) / 7).toFixed(3)},"size":${seq % 5000},"side":"${seq % 2 ? 'buy' : 'sell'}","g":${seq + 1}}`;
+});
+
+class Fake {
+  readyState = 1; protocol = ''; binaryType = ''; onopen = null; onmessage = null; onerror = null; onclose = null;
+  send() {}
+  close(code = 1000, reason = '') { this.readyState = 3; const h = this.onclose; if (h) queueMicrotask(() => h({ code, reason, wasClean: true })); }
+  push(from, to) { for (let i = from; i < to; i++) this.onmessage({ data: frames[i] }); }
+}
+
+const channel = (name, i, count, cursors) => ({
+  key: name,
+  subscribe: () => ({ type: 'subscribe', channel: name }),
+  matches: (m) => m.type === 'msg' && m.channel === name,
+  ...(cursors ? { cursorOf: (m) => m.seq, isNext: isNextInSequence } : {}),
+});
+
+async function client(extra, channels, cursors) {
+  const fake = new Fake();
+  const socket = createSocket({ url: 'ws://fake/', socketFactory: () => fake, ...extra });
+  const counts = new Array(10).fill(0);
+  const subs = [];
+  if (channels) for (let i = 0; i < 10; i++) subs.push(socket.channel(channel(`t${i}`, i, counts, cursors)).subscribe(() => counts[i]++));
+  else subs.push(socket.messages$.subscribe(() => counts[0]++));
+  await firstValueFrom(socket.status$.pipe(filter((s) => s.state === 'open')));
+  return { push: (a, b) => fake.push(a, b), count: () => counts.reduce((x, y) => x + y, 0), end: () => socket.close() };
+}
+
+const variants = {
+  'JSON.parse only': async () => {
+    let c = 0;
+    return { push: (a, b) => { for (let i = a; i < b; i++) if (JSON.parse(frames[i])) c++; }, count: () => c, end() {} };
+  },
+  'connect()': async () => {
+    const fake = new Fake(); let c = 0;
+    const sub = connect({ url: 'ws://fake/', socketFactory: () => fake }).subscribe(() => c++);
+    return { push: (a, b) => fake.push(a, b), count: () => c, end: () => sub.unsubscribe() };
+  },
+  'createSocket, messages$': () => client({}, false),
+  '+ heartbeat': () => client({ heartbeat: { timeout: 60_000 } }, false),
+  '+ resume (connection-wide)': () => client({ heartbeat: { timeout: 60_000 }, resume: { cursorOf: (m) => m.g } }, false),
+  '+ 10 channels (matches)': () => client({ heartbeat: { timeout: 60_000 }, resume: { cursorOf: (m) => m.g } }, true),
+  '+ 10 channels, channelKeyOf': () => client({ heartbeat: { timeout: 60_000 }, resume: { cursorOf: (m) => m.g }, channelKeyOf: (m) => m.channel }, true),
+  '+ per-channel cursors (keyed)': () => client({ heartbeat: { timeout: 60_000 }, resume: { cursorOf: (m) => m.g }, channelKeyOf: (m) => m.channel }, true, true),
+};
+const only = arg('only', undefined);
+const names = Object.keys(variants).filter((n) => !only || n === 'JSON.parse only' || n.includes(only));
+const results = Object.fromEntries(names.map((n) => [n, []]));
+for (let rep = -1; rep < REPS; rep++) {
+  const runs = {};
+  for (const n of names) runs[n] = { ...(await variants[n]()), ns: 0 };
+  for (let from = 0; from < N; from += CHUNK) {
+    for (let j = 0; j < names.length; j++) {
+      const n = names[(j + from / CHUNK) % names.length];
+      const t0 = process.hrtime.bigint();
+      runs[n].push(from, Math.min(N, from + CHUNK));
+      runs[n].ns += Number(process.hrtime.bigint() - t0);
+    }
+  }
+  for (const n of names) {
+    if (runs[n].count() !== N) throw new Error(`WRONG ${n}: ${runs[n].count()}`);
+    runs[n].end();
+    if (rep >= 0) results[n].push(runs[n].ns / N);
+  }
+}
+console.log(`layers, in-memory socket: N=${N}, ${REPS} reps, median ns/msg (× JSON.parse only)`);
+const base = median(results['JSON.parse only']);
+for (const n of names) console.log(`${n.padEnd(32)} ${fmt(median(results[n]), 0).padStart(6)} ns  ${fmt(median(results[n]) / base)}×`);

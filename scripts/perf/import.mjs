@@ -24,19 +24,29 @@ const time = (spec) =>
   Number(
     execFileSync(process.execPath, ['--input-type=module', '-e', `const t=performance.now(); await import(${JSON.stringify(spec)}); console.log(performance.now()-t)`], { cwd: root }).toString(),
   );
+// Also: rxjs first, then rxtether, timed separately in the same fresh process: the increment
+// alone, far steadier than the difference of two processes on a busy machine.
+const after = () =>
+  Number(
+    execFileSync(process.execPath, ['--input-type=module', '-e', `await import('rxjs'); const t=performance.now(); await import(${JSON.stringify(entry)}); console.log(performance.now()-t)`], { cwd: root }).toString(),
+  );
 const rx = [];
 const rt = [];
 const diff = [];
+const inc = [];
 for (let i = 0; i < REPS + 2; i++) {
   const a = time('rxjs');
   const b = time(entry);
+  const c = after();
   if (i < 2) continue;
   rx.push(a);
   rt.push(b);
   diff.push(b - a);
+  inc.push(c);
 }
 rmSync(entry);
 console.log(`import, ${REPS} reps in fresh processes (median, min–max), bundle ${(out.outputFiles[0].text.length / 1024).toFixed(1)} KiB`);
 console.log(`rxjs alone               ${fmt(median(rx))} ms (${fmt(Math.min(...rx))}–${fmt(Math.max(...rx))})`);
 console.log(`rxtether (imports rxjs)  ${fmt(median(rt))} ms (${fmt(Math.min(...rt))}–${fmt(Math.max(...rt))})`);
 console.log(`added by rxtether        ${fmt(median(diff))} ms (${fmt(Math.min(...diff))}–${fmt(Math.max(...diff))})`);
+console.log(`rxtether after rxjs     ${fmt(median(inc))} ms (${fmt(Math.min(...inc))}–${fmt(Math.max(...inc))})  same process, rxjs already loaded`);

@@ -1,6 +1,6 @@
 /// <reference types="node" />
 import { Readable } from 'node:stream';
-import { BehaviorSubject, type Observable, Subscription, distinctUntilChanged } from 'rxjs';
+import { BehaviorSubject, Observable, Subscription, distinctUntilChanged } from 'rxjs';
 import { reportHookError } from '../report.js';
 import { BackpressureOverflowError } from './errors.js';
 
@@ -69,6 +69,12 @@ export interface Backpressure {
    * - **Complete**: the messages received are yielded, then the loop ends.
    * - **`break` / `return` / a throw in the loop body**: unsubscribes from the source (with
    *   `connect` or `createSocket`, the socket closes) and drops what was buffered.
+   * - **`return()` / `throw()` while a `next()` is pending** (an abort on a quiet feed): close
+   *   the same way at once, and the pending `next()` resolves `{ done: true, value: undefined }`,
+   *   as with `events.on()`. `throw(error)` then rejects with `error`.
+   *
+   * A `next()` called while nothing is held receives the next message as it arrives: that
+   * message is taken at once and does not count against the buffer.
    */
   iterate<T>(source$: Observable<T>): AsyncIterableIterator<T>;
   /**
@@ -78,6 +84,11 @@ export interface Backpressure {
    * - **Error**: the messages received before it are pushed, then the stream is destroyed
    *   with it (use `stream.pipeline` to pass it on to the destination).
    * - **Complete**: the messages received are pushed, then the stream ends.
+   * - **A `null` message**: a `Readable` cannot carry it (`push(null)` means end-of-stream), so
+   *   the messages before it are pushed, then the stream is destroyed with a `TypeError`
+   *   (`code` `'ERR_STREAM_NULL_VALUES'`, as `Readable.from()` does) and the source is
+   *   unsubscribed. `null` is valid JSON: map it to another value first, or use `iterate`,
+   *   which yields it.
    * - **`destroy()`** (also `break` out of `for await`, and `pipeline` on the destination's
    *   failure): unsubscribes from the source.
    */
@@ -101,6 +112,18 @@ function checkCount(option: string, value: unknown, min: number, max: number, al
     throw new RangeError(`${WHERE}: ${option} must be ${range}, got ${String(value)}`);
   }
   return value;
+}
+
+/**
+ * What destroys a `readable()` whose source emits `null`: Node's own `Readable.from()` fails
+ * the same way (a `TypeError` with this `code`) rather than end the stream early.
+ */
+function nullMessageError(): TypeError {
+  const error = new TypeError(
+    `${WHERE}: readable(source$) received a null message, and a Readable cannot carry null (push(null) ends the stream): ` +
+      'map it to another value first (e.g. wrap each message in an object), or use iterate(), which yields null',
+  );
+  return Object.assign(error, { code: 'ERR_STREAM_NULL_VALUES' });
 }
 
 function checkSource(where: string, source$: unknown): void {
@@ -193,7 +216,7 @@ export function createBackpressure(config: BackpressureConfig = {}): Backpressur
     let head = 0;
     let isBehind = false;
     let ended: Consumer<T>['ended'];
-    const subscription = new Subscription();
+    let subscription = Subscription.EMPTY; // the source's own subscriber, once subscribed
 
     const size = (): number => items.length - head;
     const setIsBehind = (value: boolean): void => {
@@ -244,23 +267,26 @@ export function createBackpressure(config: BackpressureConfig = {}): Backpressur
       },
     };
     consumers.add(consumer);
-    subscription.add(
-      source$.subscribe({
-        next: (value) => {
-          if (ended) return;
-          if (size() >= maxBuffered) {
-            if (overflow === 'error') return finish(true, new BackpressureOverflowError(maxBuffered));
-            if (overflow === 'drop-newest') return drop(value);
-            drop(shift());
-          }
-          items.push(value);
-          if (!isBehind && size() >= highWaterMark) setIsBehind(true);
-          wake();
-        },
-        error: (error: unknown) => finish(true, error),
-        complete: () => finish(false, undefined),
-      }),
-    );
+    // The source gets a subscriber we hold before subscribe() returns, so that an overflow
+    // closes it while a synchronous source is still emitting (it stops when it sees `closed`).
+    new Observable<T>((subscriber) => {
+      subscription = subscriber;
+      return source$.subscribe(subscriber);
+    }).subscribe({
+      next: (value) => {
+        if (ended) return;
+        if (size() >= maxBuffered) {
+          if (overflow === 'error') return finish(true, new BackpressureOverflowError(maxBuffered));
+          if (overflow === 'drop-newest') return drop(value);
+          drop(shift());
+        }
+        items.push(value);
+        if (!isBehind && size() >= highWaterMark) setIsBehind(true);
+        wake();
+      },
+      error: (error: unknown) => finish(true, error),
+      complete: () => finish(false, undefined),
+    });
     return consumer;
   }
 
@@ -274,25 +300,61 @@ export function createBackpressure(config: BackpressureConfig = {}): Backpressur
 
     iterate<T>(source$: Observable<T>): AsyncIterableIterator<T> {
       checkSource('iterate', source$);
-      return (async function* messages(): AsyncGenerator<T, void, undefined> {
-        let waiting: (() => void) | undefined;
-        const consumer = open(source$, () => {
-          const resolve = waiting;
-          waiting = undefined;
-          resolve?.();
-        });
-        try {
-          for (;;) {
-            if (consumer.size > 0) yield consumer.take();
-            else if (consumer.ended) {
-              if (consumer.ended.failed) throw consumer.ended.error;
-              return;
-            } else await new Promise<void>((resolve) => (waiting = resolve));
-          }
-        } finally {
-          consumer.close();
+      // Hand-written rather than an async generator: a generator queues return() and throw()
+      // behind a pending next(), so a loop waiting on a quiet feed could not be closed.
+      type Reader = { resolve(result: IteratorResult<T, undefined>): void; reject(error: unknown): void };
+      const readers: Reader[] = []; // pending next() calls, oldest first; only while nothing is held
+      let consumer: Consumer<T> | undefined;
+      let done = false;
+
+      const end = (): IteratorReturnResult<undefined> => ({ done: true, value: undefined });
+      /** Unsubscribes, drops what is held and answers every pending next() with the end. */
+      function close(): void {
+        done = true;
+        consumer?.close();
+        for (const reader of readers.splice(0)) reader.resolve(end());
+      }
+      /** Answers pending next() calls from the buffer, in order: the messages, then the end. */
+      function settle(): void {
+        // A synchronous source emits while open() runs: next() settles once it has returned.
+        if (consumer === undefined) return;
+        while (readers.length > 0) {
+          if (consumer.size > 0) {
+            readers.shift()!.resolve({ done: false, value: consumer.take() });
+          } else if (consumer.ended) {
+            const { failed, error } = consumer.ended;
+            const first = readers.shift()!;
+            if (failed) first.reject(error);
+            else first.resolve(end());
+            close();
+          } else return;
         }
-      })();
+      }
+
+      const iterator: AsyncIterableIterator<T> = {
+        next() {
+          if (done) return Promise.resolve(end());
+          const result = new Promise<IteratorResult<T, undefined>>((resolve, reject) => readers.push({ resolve, reject }));
+          if (consumer === undefined) {
+            consumer = open(source$, settle);
+            if (done) consumer.close(); // the source called return() while it was subscribed
+          }
+          settle();
+          return result;
+        },
+        return() {
+          close();
+          return Promise.resolve(end());
+        },
+        throw(error: unknown) {
+          close();
+          return Promise.reject(error);
+        },
+        [Symbol.asyncIterator]() {
+          return iterator;
+        },
+      };
+      return iterator;
     },
 
     readable<T>(source$: Observable<T>): Readable {
@@ -304,9 +366,15 @@ export function createBackpressure(config: BackpressureConfig = {}): Backpressur
         wanted = false;
         const c = consumer!;
         while (c.size > 0) {
+          const message = c.take();
+          // push(null) would end the stream: the messages after it would be lost in silence.
+          if (message === null) {
+            stream.destroy(nullMessageError());
+            return;
+          }
           // push() answers false once the stream holds enough: it asks again with read(). A
           // 'data' listener may also have destroyed the stream meanwhile.
-          if (!stream.push(c.take()) || stream.destroyed) return;
+          if (!stream.push(message) || stream.destroyed) return;
         }
         if (stream.destroyed) return;
         // The stream's own buffer is empty here, so ending it loses nothing.

@@ -131,6 +131,65 @@ describe('createBackpressure', () => {
       expect(log).toEqual([false, true, false]);
     });
 
+    it('should close at once when return() is called while a next() waits, and end that next()', async () => {
+      const flow = createBackpressure();
+      const { source$, unsubscribed } = tracked<number>();
+      const iterator = flow.iterate(source$);
+      const pending = iterator.next(); // the feed is quiet
+      const returned = iterator.return?.();
+      // An abort (a timeout, an AbortSignal, a SIGINT handler) closes the socket now, not at the next message.
+      expect(unsubscribed()).toBe(1);
+      await expect(returned).resolves.toEqual({ done: true, value: undefined });
+      await expect(pending).resolves.toEqual({ done: true, value: undefined });
+      await expect(iterator.next()).resolves.toEqual({ done: true, value: undefined });
+      expect(unsubscribed()).toBe(1);
+    });
+
+    it('should close at once when throw() is called while a next() waits, and reject with its error', async () => {
+      const flow = createBackpressure();
+      const { source$, unsubscribed } = tracked<number>();
+      const iterator = flow.iterate(source$);
+      const pending = iterator.next();
+      const stop = new Error('stop');
+      const thrown = iterator.throw?.(stop);
+      expect(unsubscribed()).toBe(1);
+      await expect(thrown).rejects.toBe(stop);
+      await expect(pending).resolves.toEqual({ done: true, value: undefined });
+      await expect(iterator.next()).resolves.toEqual({ done: true, value: undefined });
+    });
+
+    it('should not subscribe when return() comes before the first next()', async () => {
+      const flow = createBackpressure();
+      const { source$, subscribed } = tracked<number>();
+      const iterator = flow.iterate(source$);
+      await expect(iterator.return?.()).resolves.toEqual({ done: true, value: undefined });
+      await expect(iterator.next()).resolves.toEqual({ done: true, value: undefined });
+      expect(subscribed()).toBe(0);
+    });
+
+    it('should answer several pending next() calls in order, then end them all', async () => {
+      const flow = createBackpressure();
+      const { subject, source$ } = tracked<number>();
+      const iterator = flow.iterate(source$);
+      const pending = [iterator.next(), iterator.next(), iterator.next(), iterator.next()];
+      subject.next(1);
+      subject.next(2);
+      subject.complete();
+      await expect(Promise.all(pending)).resolves.toEqual([
+        { done: false, value: 1 },
+        { done: false, value: 2 },
+        { done: true, value: undefined },
+        { done: true, value: undefined },
+      ]);
+    });
+
+    it('should yield null messages (valid JSON) like any other', async () => {
+      const flow = createBackpressure();
+      const seen: unknown[] = [];
+      for await (const value of flow.iterate(of<unknown[]>(1, null, 2))) seen.push(value);
+      expect(seen).toEqual([1, null, 2]);
+    });
+
     it('should pause while any of several consumers is behind', async () => {
       const flow = createBackpressure({ highWaterMark: 2, lowWaterMark: 0 });
       const log = pausedLog(flow);
@@ -170,16 +229,41 @@ describe('createBackpressure', () => {
       } catch (e) {
         error = e;
       }
-      // The burst arrived before the waiting next() resumed: 1..3 are held, 4 overflows.
-      expect(values).toEqual([1, 2, 3]);
+      // 1 went straight to the waiting next(); 2..4 are held, 5 overflows.
+      expect(values).toEqual([1, 2, 3, 4]);
       expect(error).toBeInstanceOf(BackpressureOverflowError);
       expect(isBackpressureOverflowError(error)).toBe(true);
       expect(error).toMatchObject({ name: 'BackpressureOverflowError', maxBuffered: 3 });
     });
 
+    it.each(['iterate', 'readable'] as const)(
+      'should stop a synchronous source at the overflow, while it emits (%s)',
+      async (kind) => {
+        const flow = createBackpressure({ highWaterMark: 2, maxBuffered: 3 });
+        let emitted = 0;
+        // A well-behaved synchronous source: it stops once its subscriber is closed (as take(n)
+        // downstream would make it). Capped so that the test ends without the fix.
+        const source$ = new Observable<number>((subscriber) => {
+          while (!subscriber.closed && emitted < 100_000) subscriber.next(emitted++);
+        });
+        const seen: unknown[] = [];
+        let error: unknown;
+        try {
+          for await (const value of kind === 'iterate' ? flow.iterate(source$) : flow.readable(source$)) seen.push(value);
+        } catch (e) {
+          error = e;
+        }
+        expect(isBackpressureOverflowError(error)).toBe(true);
+        expect(seen).toEqual([0, 1, 2]);
+        expect(emitted).toBe(4); // 0..2 held, 3 overflowed: the source saw its subscriber closed
+        expect(flow.buffered).toBe(0);
+      },
+    );
+
     it.each([
-      ['drop-oldest', [8, 9, 10], [1, 2, 3, 4, 5, 6, 7]],
-      ['drop-newest', [1, 2, 3], [4, 5, 6, 7, 8, 9, 10]],
+      // 1 goes straight to the waiting next(); the buffer of 3 then takes 2..10.
+      ['drop-oldest', [1, 8, 9, 10], [2, 3, 4, 5, 6, 7]],
+      ['drop-newest', [1, 2, 3, 4], [5, 6, 7, 8, 9, 10]],
     ] as const)('should %s and report each dropped message to onDrop', async (overflow, kept, dropped) => {
       const seen: unknown[] = [];
       const flow = createBackpressure({ highWaterMark: 2, maxBuffered: 3, overflow, onDrop: (m) => seen.push(m) });
@@ -291,6 +375,32 @@ describe('createBackpressure', () => {
       expect(seen).toEqual([1]);
       expect(unsubscribed()).toBe(1);
       expect(errors).toEqual([]);
+    });
+
+    it('should push the messages before a null one, then destroy the stream with a TypeError', async () => {
+      const flow = createBackpressure();
+      let unsubscribed = 0;
+      const source$ = new Observable<number | null>((subscriber) => {
+        subscriber.next(1);
+        subscriber.next(null); // push(null) would end the stream and lose 2 in silence
+        subscriber.next(2);
+        return () => unsubscribed++;
+      });
+      const seen: unknown[] = [];
+      let error: unknown;
+      try {
+        for await (const value of flow.readable(source$)) seen.push(value);
+      } catch (e) {
+        error = e;
+      }
+      expect(seen).toEqual([1]);
+      expect(error).toBeInstanceOf(TypeError);
+      expect(error).toMatchObject({
+        code: 'ERR_STREAM_NULL_VALUES',
+        message: expect.stringMatching(/readable\(source\$\) received a null message.*map it to another value first/),
+      });
+      expect(unsubscribed).toBe(1);
+      expect(flow.buffered).toBe(0);
     });
 
     it('should end when the source completes', async () => {

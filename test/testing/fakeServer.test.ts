@@ -269,16 +269,29 @@ describe('createFakeServer: what the client did', () => {
     });
   });
 
-  it('should make expectSent fail when a frame differs', () => {
-    const scheduler = new TestScheduler((actual, expected) => expect(actual).not.toEqual(expected));
+  it('should report each expectSent and expectConnections that differs, and only those', () => {
+    // The scheduler's assertion records whether each comparison held: a kit whose toBe()
+    // compared nothing would report nothing, and this test would fail.
+    const outcomes: Array<'match' | 'mismatch'> = [];
+    const scheduler = new TestScheduler((actual, expected) => {
+      try {
+        expect(actual).toEqual(expected);
+        outcomes.push('match');
+      } catch {
+        outcomes.push('mismatch');
+      }
+    });
     scheduler.run(() => {
       const server = createFakeServer(scheduler, ['-o']);
       const socket = server.socketFactory('ws://test/');
       socket.onopen = () => socket.send('{"n":1}');
+      server.expectSent().toBe('-s', { s: { n: 1 } }); // right
       server.expectSent().toBe('--s', { s: { n: 1 } }); // one frame late
       server.expectSent().toBe('-s', { s: { n: 2 } }); // another value
-      server.expectConnections().toBe('^!');
+      server.expectConnections().toBe('^!'); // the connection stays open
     });
+    expect(outcomes.filter((o) => o === 'mismatch')).toHaveLength(3);
+    expect(outcomes).toHaveLength(4);
   });
 
   it('should replay frames sent in the current frame, and refuse to assert frames already in the past', () => {

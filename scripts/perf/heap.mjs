@@ -24,33 +24,43 @@ if (stack) {
   const { filter, firstValueFrom } = await import('rxjs');
   const url = `ws://127.0.0.1:${arg('port')}/idle`;
   const keep = [];
+  // One options object and one set of callbacks for all connections, as an application that
+  // opens many would: what is measured is what each connection adds.
+  const observer = { next() {}, error() {} };
+  const noop = () => {};
+  let opened = noop;
+  const bare$ = connect({ url, WebSocketCtor: WebSocket, onOpen: () => opened() });
+  const clientConfig = { url, WebSocketCtor: WebSocket, heartbeat: { timeout: 60_000 } };
+  const spec = { key: 'a', subscribe: () => ({ type: 'subscribe', channel: 'a' }), matches: (m) => m.channel === 'a' };
+  const isOpen = (s) => s.state === 'open';
   const open = {
     async 'raw ws'() {
       const ws = new WebSocket(url); // default options, as connect() creates it
-      ws.on('message', () => {});
-      ws.on('error', () => {});
-      ws.on('close', () => {});
+      ws.on('message', noop);
+      ws.on('error', noop);
+      ws.on('close', noop);
       await new Promise((r) => ws.once('open', r));
       keep.push(ws);
     },
     async 'bare connect'() {
-      let opened;
       const p = new Promise((r) => (opened = r));
-      keep.push(connect({ url, WebSocketCtor: WebSocket, onOpen: () => opened() }).subscribe({ next() {}, error() {} }));
+      keep.push(bare$.subscribe(observer));
       await p;
     },
     async 'createSocket + 1 channel'() {
-      const socket = createSocket({ url, WebSocketCtor: WebSocket, heartbeat: { timeout: 60_000 } });
-      const sub = socket
-        .channel({ key: 'a', subscribe: () => ({ type: 'subscribe', channel: 'a' }), matches: (m) => m.channel === 'a' })
-        .subscribe({ next() {}, error() {} });
-      await firstValueFrom(socket.status$.pipe(filter((s) => s.state === 'open')));
+      const socket = createSocket(clientConfig);
+      const sub = socket.channel(spec).subscribe(observer);
+      await firstValueFrom(socket.status$.pipe(filter(isOpen)));
       keep.push(socket, sub);
     },
   }[stack];
+  // Connections open one at a time here (a shared `opened`).
+  const openAll = async (n) => {
+    for (let i = 0; i < n; i++) await open();
+  };
   await open(); // warm up code paths (and JIT) before the baseline
   const before = await gc();
-  for (let i = 0; i < N; i += 100) await Promise.all(Array.from({ length: Math.min(100, N - i) }, open));
+  await openAll(N);
   const after = await gc();
   process.stdout.write(JSON.stringify({ perConnection: (after - before) / N }));
   process.exit(0);

@@ -46,6 +46,7 @@ import {
 } from './errors.js';
 import { reportHookError } from './report.js';
 import { utf8Length } from './utf8.js';
+import { OPEN, type WebSocketConstructorLike, type WebSocketLike } from './webSocketLike.js';
 import { checkFunction, checkMs, checkScheduler } from './validate.js';
 
 /** How a failed connection is handled: resume the session, start a fresh one, or stop. */
@@ -75,11 +76,23 @@ export interface SessionConfig<In, Out> {
   readonly timeout?: number;
 }
 
-/** An application-level heartbeat: a ping message and a deadline for any reply. */
+/**
+ * An application-level heartbeat: a ping message and a deadline for any reply, both counted
+ * from open.
+ *
+ * With {@link SocketConfig.paused}: the deadline is suspended only while the socket is really
+ * paused (a `ws` socket, which has `pause()`), and counts again from the resume; a socket that
+ * cannot pause (browsers, Node's global `WebSocket`, `rxtether/testing`'s) keeps reading, so
+ * its deadline keeps running. `message()` is sent on its interval whether paused or not: a
+ * paused socket still writes.
+ */
 export interface ClientHeartbeatConfig<In, Out> {
   /** Silence, in ms, after which the connection is replaced. */
   readonly timeout: number;
-  /** Silence, in ms, after which `message()` is sent (and again each interval). Below `timeout`. */
+  /**
+   * Silence, in ms, after which `message()` is sent (and again each interval), paused or not.
+   * Below `timeout`.
+   */
   readonly interval?: number;
   /** The ping to send after `interval` of silence. Required with `interval`. */
   readonly message?: () => Out;
@@ -126,9 +139,19 @@ export interface OutboxConfig {
   readonly ttl?: number;
 }
 
-/** At-least-once delivery: how to match a sent message with the server's acknowledgement. */
+/**
+ * At-least-once delivery: how to match a sent message with the server's acknowledgement.
+ * Messages not acknowledged when the socket drops are re-sent, in send order, after the
+ * reconnect.
+ */
 export interface AckConfig<In, Out> {
-  /** The id of an outgoing message that expects an ack, `undefined` for one that does not. */
+  /**
+   * The id of an outgoing message that expects an ack, `undefined` for one that does not.
+   * An id sent again before its ack arrived does not replace the earlier message: both are
+   * held, and each ack of that id confirms the oldest one still held (the server reads them
+   * in order). A server that acknowledges a repeated id only once leaves the later message
+   * held, so it is re-sent after a drop: a duplicate, never a loss.
+   */
   readonly idOf: (message: Out) => string | number | undefined;
   /** The id an incoming message acknowledges, `undefined` when it is not an ack. */
   readonly ackOf: (message: In) => string | number | undefined;
@@ -306,6 +329,14 @@ export interface RxSocket<In, Out> {
   close(code?: number, reason?: string): void;
 }
 
+/** A sent message awaiting its ack; `later` is the next one sent with the same id. */
+interface InFlight<Out> {
+  readonly message: Out;
+  /** Send order, for the re-send after a drop. */
+  readonly order: number;
+  later: InFlight<Out> | undefined;
+}
+
 interface Queued<Out> {
   readonly message: Out;
   readonly at: number;
@@ -333,6 +364,12 @@ interface ChannelEntry<In, Out> {
 }
 
 const WHERE = 'createSocket';
+
+/** `ws`'s flow control, found by duck typing (connect pauses only a socket that has both). */
+interface PausableSocket {
+  pause?(): void;
+  resume?(): void;
+}
 
 /**
  * The multicast behind the client's `share()`s: a `Subject` without the cost rxjs's CommonJS
@@ -474,7 +511,10 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
   let promptStreak = 0; // server-requested reconnects since a connection last delivered data
   const outbox: Queued<Out>[] = [];
   let outboxBytes = 0;
-  const inflight = new Map<string | number, Out>(); // sent, awaiting an ack (insertion ordered)
+  // Sent, awaiting an ack, by id: the oldest message with that id first (an id may be reused
+  // before its ack), each numbered in send order for the re-send after a drop.
+  const inflight = new Map<string | number, InFlight<Out>>();
+  let sentCount = 0;
   let unconfirmed: Out[] = []; // without acks: written since the last frame received
   const channels = new Map<string, ChannelEntry<In, Out>>();
   // One subscription to messages$ feeds every channel: by key with channelKeyOf, else by
@@ -505,8 +545,13 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
     if (status.value.state === 'closed') return;
     status.next({ ...next, ...countersNow() } as SocketStatus);
   }
-  /** Re-publishes the current state with fresh counters (a closed status included). */
+  /**
+   * Re-publishes the current state with fresh counters (a closed status included). Not an
+   * `open` whose connection is gone: the status that follows the loss (`reconnecting`, `idle`
+   * or `closed`) carries the counters.
+   */
   function touchCounters(): void {
+    if (!ready && status.value.state === 'open') return;
     status.next({ ...status.value, ...countersNow() });
   }
 
@@ -554,10 +599,46 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
   function write(message: Out, track: boolean): void {
     if (track) {
       const id = config.ack?.idOf(message);
-      if (id !== undefined) inflight.set(id, message);
+      if (id !== undefined) awaitAck(id, message);
       else if (!config.ack) unconfirmed.push(message);
     }
     wire!.next(message);
+  }
+
+  /**
+   * Holds a sent message until its ack. An id reused before its ack keeps both messages: each
+   * ack of the id confirms the oldest one still held with it (the server reads them in order).
+   */
+  function awaitAck(id: string | number, message: Out): void {
+    const entry: InFlight<Out> = { message, order: sentCount++, later: undefined };
+    let last = inflight.get(id);
+    if (last === undefined) {
+      inflight.set(id, entry);
+      return;
+    }
+    while (last.later) last = last.later;
+    last.later = entry;
+  }
+
+  /** An ack of `id`: the oldest message held with that id is delivered. */
+  function acknowledge(id: string | number): void {
+    const oldest = inflight.get(id);
+    if (oldest === undefined) return;
+    if (oldest.later) inflight.set(id, oldest.later);
+    else inflight.delete(id);
+  }
+
+  /** Every message awaiting an ack, in send order; clears them. */
+  function takeInflight(): Out[] {
+    const entries: InFlight<Out>[] = [];
+    for (const first of inflight.values()) {
+      for (let e: InFlight<Out> | undefined = first; e; e = e.later) entries.push(e);
+    }
+    inflight.clear();
+    // With unique ids the map is already in send order (the sort then costs one pass); a
+    // reused id is held at its first send's place.
+    entries.sort((x, y) => x.order - y.order);
+    return entries.map((e) => e.message);
   }
 
   /** True once any resume position (connection-wide or a channel's) exists. */
@@ -611,8 +692,7 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
     onWireOpen = undefined;
     if (inflight.size > 0) {
       const now = scheduler.now();
-      const resend = [...inflight.values()].map((message) => ({ message, at: now, bytes: sizeOf(message) }));
-      inflight.clear();
+      const resend = takeInflight().map((message) => ({ message, at: now, bytes: sizeOf(message) }));
       if (final) report(resend, 'closed');
       else {
         // At-least-once: these go first, even past the outbox bounds; being the oldest, they
@@ -661,7 +741,7 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
               if (unconfirmed.length > 0) unconfirmed = []; // the peer was alive after those
             } else {
               const acked = ackOf(message);
-              if (acked !== undefined) inflight.delete(acked);
+              if (acked !== undefined) acknowledge(acked);
             }
             if (!ready) {
               if (!isReady(message)) {
@@ -721,16 +801,81 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
     : undefined;
 
   const heartbeat = config.heartbeat;
+  const isAliveHook = heartbeat?.isAlive ? guarded(heartbeat.isAlive, true) : undefined;
+  const pingEvery = heartbeat?.interval !== undefined && heartbeat.message ? heartbeat.interval : undefined;
+  // With pings, `isAlive` runs once per message, in the pinger, and the deadline reads its verdict.
+  let aliveVerdict = true;
   const watchHeartbeat = heartbeat
     ? heartbeatTimeoutWhile<In>({
         timeout: heartbeat.timeout,
         scheduler,
-        ...(heartbeat.isAlive ? { isAlive: guarded(heartbeat.isAlive, true) } : {}),
-        ...(heartbeat.interval !== undefined && heartbeat.message
-          ? { interval: heartbeat.interval, ping: () => ready && write(heartbeat.message!(), false) }
-          : {}),
+        ...(isAliveHook ? { isAlive: pingEvery !== undefined ? () => aliveVerdict : isAliveHook } : {}),
       })
     : undefined;
+  if (heartbeat && pingEvery !== undefined) {
+    checkFunction(WHERE, 'heartbeat.message', heartbeat.message);
+    checkMs(WHERE, 'heartbeat.interval', pingEvery, 0, true);
+    if (pingEvery >= heartbeat.timeout) {
+      throw new RangeError(`${WHERE}: heartbeat.interval must be less than heartbeat.timeout (${heartbeat.timeout}), got ${pingEvery}`);
+    }
+  }
+
+  /**
+   * Sends `heartbeat.message` after `interval` ms without a sign of life, and again after each
+   * further interval while the silence lasts, counted from open. Unlike the deadline, it goes
+   * on while paused: a paused socket still writes, and a server that expects the client's
+   * heartbeat must keep getting it through a consumer's stall. As in `heartbeatTimeout`, a
+   * message only records the time; the one pending check re-arms itself from that record.
+   */
+  const pingOnSilence =
+    (interval: number, ping: () => void, opened$: Observable<void>): MonoTypeOperatorFunction<In> =>
+    (source) =>
+      new Observable<In>((subscriber) => {
+        let lastAlive: number | undefined; // from open
+        let pings = 0;
+        let check: Subscription | undefined;
+        const arm = (now: number): void => {
+          const at = lastAlive! + (pings + 1) * interval;
+          check = timer(Math.min(interval, Math.max(0, at - now)), scheduler).subscribe(onCheck);
+        };
+        const onCheck = (): void => {
+          const now = scheduler.now();
+          if (now < lastAlive!) lastAlive = now; // a wall clock that stepped backwards
+          const due = Math.floor((now - lastAlive!) / interval);
+          if (due > pings) {
+            pings = due;
+            try {
+              ping();
+            } catch (error) {
+              subscriber.error(error);
+              return;
+            }
+            if (subscriber.closed) return;
+          }
+          arm(now);
+        };
+        const start = opened$.pipe(take(1)).subscribe(() => {
+          lastAlive = scheduler.now();
+          arm(lastAlive);
+        });
+        const sub = source.subscribe({
+          next: (message) => {
+            aliveVerdict = isAliveHook ? isAliveHook(message) : true;
+            if (aliveVerdict && lastAlive !== undefined) {
+              lastAlive = scheduler.now();
+              pings = 0;
+            }
+            subscriber.next(message);
+          },
+          error: (error: unknown) => subscriber.error(error),
+          complete: () => subscriber.complete(),
+        });
+        return () => {
+          start.unsubscribe();
+          check?.unsubscribe();
+          sub.unsubscribe();
+        };
+      });
 
   const attempt$ = defer(() => {
     if (final) return EMPTY;
@@ -739,11 +884,18 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
     // The heartbeat deadline counts from open, so that a slow handshake is judged by
     // openTimeout and session.timeout, not mistaken for a dead peer.
     const opened = watchHeartbeat ? new Subject<void>() : undefined;
+    // connect pauses only a socket that can (`ws`); the deadline must agree, so with both a
+    // heartbeat and `paused` this attempt's socket is kept to ask it.
+    let socket: (WebSocketLike & PausableSocket) | undefined;
+    const create = watchHeartbeat && pausedWhenReady$ ? socketCreator() : undefined;
+    const reallyPaused = (): boolean =>
+      socket !== undefined && typeof socket.pause === 'function' && typeof socket.resume === 'function' && socket.readyState === OPEN;
     return connect<In, Out>({
       url: config.url,
       ...(config.protocols !== undefined ? { protocols: config.protocols } : {}),
       ...(config.WebSocketCtor ? { WebSocketCtor: config.WebSocketCtor } : {}),
       ...(config.socketFactory ? { socketFactory: config.socketFactory } : {}),
+      ...(create ? { socketFactory: (url: string, protocols: string[] | undefined) => (socket = create(url, protocols)) } : {}),
       ...(config.deserialize ? { deserialize: config.deserialize } : {}),
       ...(config.serialize ? { serialize: config.serialize } : {}),
       ...(config.openTimeout !== undefined ? { openTimeout: config.openTimeout } : {}),
@@ -758,18 +910,35 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
       scheduler,
     }).pipe(
       gate, // also turns close 1012 into completion
+      opened && pingEvery !== undefined
+        ? pingOnSilence(pingEvery, () => ready && write(heartbeat!.message!(), false), opened)
+        : (source) => source,
       opened && watchHeartbeat
         ? watchHeartbeat(
             // The deadline runs from open. A paused socket reads nothing: the deadline is off
-            // while paused and counts again from the resume.
+            // while the socket is really paused and counts again from the resume. A socket
+            // without pause() (browsers, Node's global WebSocket) goes on reading: its
+            // deadline keeps running, so a frozen server is still detected.
             opened.pipe(
               take(1),
-              switchMap(() => (pausedWhenReady$ ? pausedWhenReady$.pipe(map((isPaused) => !isPaused)) : of(true))),
+              switchMap(() =>
+                pausedWhenReady$ ? pausedWhenReady$.pipe(map((isPaused) => !(isPaused && reallyPaused()))) : of(true),
+              ),
             ),
           )
         : (source) => source,
     );
   });
+
+  /**
+   * What connect does to create a socket, as a factory, so the client can keep the socket;
+   * `undefined` when there is no WebSocket (connect then reports it).
+   */
+  function socketCreator(): ((url: string, protocols: string[] | undefined) => WebSocketLike) | undefined {
+    if (config.socketFactory) return config.socketFactory;
+    const Ctor = config.WebSocketCtor ?? (globalThis as { WebSocket?: WebSocketConstructorLike }).WebSocket;
+    return typeof Ctor === 'function' ? (url, protocols) => new Ctor(url, protocols) : undefined;
+  }
 
   const backoffOptions = {
     initialDelay,
@@ -936,19 +1105,22 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
           entry.owner = undefined;
           attached.delete(entry);
           routes = undefined;
+          if (channels.get(spec.key) === entry) channels.delete(spec.key);
+          const wasLive = entry.live;
+          entry.live = false;
+          // Written before leaving messages$: when this is the last channel (and linger is 0),
+          // leaving closes the socket. After close(), `ready` is false: no unsubscribe.
+          if (ready && wasLive && !entry.rejected && spec.unsubscribe) {
+            try {
+              write(spec.unsubscribe(), false);
+            } catch (error) {
+              reportHookError(error);
+            }
+          }
           if (attached.size === 0 && router) {
             const r = router;
             router = undefined;
             r.unsubscribe();
-          }
-          if (channels.get(spec.key) === entry) channels.delete(spec.key);
-          const wasLive = entry.live;
-          entry.live = false;
-          if (!ready || !wasLive || entry.rejected || !spec.unsubscribe) return;
-          try {
-            write(spec.unsubscribe(), false);
-          } catch (error) {
-            reportHookError(error);
           }
         };
       }).pipe(share({ connector: () => new Multicast<In>(), resetOnError: true, resetOnComplete: true, resetOnRefCountZero: true })),

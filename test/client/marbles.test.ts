@@ -2,7 +2,7 @@ import { retry } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import { type SocketStatus, createSocket } from '../../src/index.js';
-import { type FakeServer, createFakeServer } from 'rxtether/testing';
+import { type FakeServer, createFakeServer, createTestSocket } from 'rxtether/testing';
 
 interface Frame {
   readonly type: string;
@@ -475,6 +475,96 @@ describe('createSocket in virtual time: resuming sessions', () => {
       });
       // attempt 2 starts at 7 + 2 = 9: a at 14 (dropped: a duplicate), b at 16, c at 18, R at 20, d at 22
       expectObservable(socket.messages$, '^ 30ms !').toBe('----r-a---------b-c-R-d', values);
+    });
+  });
+});
+
+describe('createSocket in virtual time: third review', () => {
+  interface Publish {
+    readonly type: string;
+    readonly id?: number;
+    readonly v?: string;
+    readonly channel?: string;
+  }
+  const ack = {
+    idOf: (m: Publish) => m.id,
+    ackOf: (m: Publish) => (m.type === 'ack' ? m.id : undefined),
+  };
+
+  it('should not report open after the connection is lost while messages await an ack', () => {
+    const scheduler = testScheduler();
+    scheduler.run(() => {
+      const server = createFakeServer(scheduler, ['-o---#', '-o--a'], { values: { a: { type: 'ack', id: 1 } } });
+      const socket = createTestSocket<Publish, Publish>(server, { ack, backoff: { initialDelay: 10 } });
+      const statuses: Array<[number, SocketStatus['state'], number]> = [];
+      socket.status$.subscribe((st) => statuses.push([scheduler.now(), st.state, st.buffered]));
+      const sub = socket.messages$.subscribe();
+      scheduler.schedule(() => socket.send({ type: 'publish', id: 1 }), 2);
+      scheduler.schedule(() => sub.unsubscribe(), 20);
+      scheduler.flush();
+      // dropped at 5 with 1 un-acked: reconnecting (it counts as buffered), back at 10, re-sent at 11
+      expect(statuses).toEqual([
+        [0, 'idle', 0],
+        [0, 'connecting', 0],
+        [1, 'open', 0],
+        [5, 'reconnecting', 1],
+        [10, 'connecting', 1],
+        [11, 'open', 0],
+        [20, 'idle', 0],
+      ]);
+    });
+  });
+
+  it('should re-send every un-acked message when an id is reused before its ack, one ack confirming the oldest', () => {
+    const scheduler = testScheduler();
+    scheduler.run(() => {
+      // acks id 1 once at 4 (the first of the two), drops at 5
+      const server = createFakeServer(scheduler, ['-o--a#', '-o'], { values: { a: { type: 'ack', id: 1 } } });
+      const socket = createTestSocket<Publish, Publish>(server, { ack, backoff: { initialDelay: 10 } });
+      const events: unknown[] = [];
+      socket.events$.subscribe((e) => events.push(e));
+      const sub = socket.messages$.subscribe();
+      scheduler.schedule(() => {
+        socket.send({ type: 'publish', id: 1, v: 'a' });
+        socket.send({ type: 'publish', id: 2, v: 'c' });
+        socket.send({ type: 'publish', id: 1, v: 'b' }); // id 1 again, before its ack
+      }, 2);
+      scheduler.schedule(() => sub.unsubscribe(), 20);
+      scheduler.flush();
+      expect(server.sent.map((s) => [s.frame, s.connection, (s.data as Publish).v])).toEqual([
+        [2, 0, 'a'],
+        [2, 0, 'c'],
+        [2, 0, 'b'],
+        [11, 1, 'c'], // a was acknowledged; c and b were not: re-sent in send order
+        [11, 1, 'b'],
+      ]);
+      expect(events).toEqual([]);
+    });
+  });
+
+  it('should send the last channel unsubscribe before the socket closes with linger 0', () => {
+    const scheduler = testScheduler();
+    scheduler.run(() => {
+      const server = createFakeServer(scheduler, ['-o']);
+      const socket = createTestSocket<Publish, Publish>(server, { linger: 0 });
+      const channel = (key: string) => ({
+        key,
+        subscribe: () => ({ type: 'subscribe', channel: key }),
+        unsubscribe: () => ({ type: 'unsubscribe', channel: key }),
+        matches: (m: Publish) => m.channel === key,
+      });
+      const a = socket.channel(channel('a')).subscribe();
+      const b = socket.channel(channel('b')).subscribe();
+      scheduler.schedule(() => b.unsubscribe(), 5);
+      scheduler.schedule(() => a.unsubscribe(), 10); // the last one: the socket closes
+      scheduler.flush();
+      expect(server.sent.map((s) => [s.frame, (s.data as Publish).type, (s.data as Publish).channel])).toEqual([
+        [1, 'subscribe', 'a'],
+        [1, 'subscribe', 'b'],
+        [5, 'unsubscribe', 'b'],
+        [10, 'unsubscribe', 'a'],
+      ]);
+      expect(server.closeRequests).toEqual([{ frame: 10, connection: 0, code: 4000, reason: 'reconnect' }]);
     });
   });
 });

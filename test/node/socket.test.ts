@@ -413,6 +413,9 @@ describe('rxtether/node against a real ws server', () => {
       paused: flow.paused$,
       heartbeat: { timeout: 100 },
       scheduler,
+      // Jitter pinned: the retry after the timeout waits 500 ms, past the 200 ms advanced below
+      // (with Math.random, a draw under 0.1 reconnected within them: 'connecting' came last).
+      random: () => 0.5,
     });
     defer(() => client.close());
     client.status$.subscribe((s) => statuses.push(s.state));

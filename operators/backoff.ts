@@ -185,3 +185,37 @@ export const backoffStrategies: Readonly<Record<JitterMode, BackoffStrategy>> = 
   equal: equalJitterDelay,
   decorrelated: decorrelatedJitterDelay,
 });
+
+/**
+ * The resolution of `Retry-After` (whole seconds), in ms: a server hint at least this long is
+ * the wait, plus a uniform draw in `[0, RETRY_AFTER_RESOLUTION)`; a shorter one is a floor.
+ * @internal Not re-exported from the package; shared by the operator and bench/storm.
+ */
+export const RETRY_AFTER_RESOLUTION = 1000;
+
+/**
+ * How `retryWithJitteredBackoff` combines its strategy's delay with a server hint; the single
+ * definition the operator and the reconnect-storm simulator (bench/storm) both call.
+ *
+ * - no hint: `base`;
+ * - a hint of at least {@link RETRY_AFTER_RESOLUTION} (1 s): the hint replaces `base`, plus a
+ *   uniform draw in `[0, 1 s)`, so clients told the same whole second do not come back in
+ *   the same millisecond. The hint wins even when `base` is longer: the server's schedule is
+ *   followed, not just used as a floor;
+ * - a shorter hint (`Retry-After: 0`, a 200 ms hint in a close reason): a floor,
+ *   `max(base, hint)`, so a server cannot turn the backoff off.
+ *
+ * Always capped at {@link MAX_TIMER_DELAY}. `random` is called once, and only in the second
+ * case, after the strategy's own draw.
+ *
+ * @param base - The strategy's delay, in ms (a number ≥ 0).
+ * @param hint - The server's wait, in ms: a finite number ≥ 0, or `undefined` when none.
+ * @param random - A source of numbers in `[0, 1)`.
+ * @returns The wait in ms, within `[0, MAX_TIMER_DELAY]`.
+ * @internal Not re-exported from the package.
+ */
+export function delayWithHint(base: number, hint: number | undefined, random: () => number): number {
+  if (hint === undefined) return Math.min(MAX_TIMER_DELAY, base);
+  if (hint >= RETRY_AFTER_RESOLUTION) return Math.min(MAX_TIMER_DELAY, hint + draw(random) * RETRY_AFTER_RESOLUTION);
+  return Math.min(MAX_TIMER_DELAY, Math.max(base, hint));
+}

@@ -7,7 +7,7 @@ import {
   timer,
 } from 'rxjs';
 import { isRetryableError, retryAfterOf } from '../src/errors.js';
-import { type BackoffOptions, type BackoffStrategy, type JitterMode, MAX_TIMER_DELAY, backoffStrategies } from './backoff.js';
+import { type BackoffOptions, type BackoffStrategy, type JitterMode, backoffStrategies, delayWithHint } from './backoff.js';
 import { checkBoolean, checkConfig, checkFunction, checkMs, checkScheduler } from '../src/validate.js';
 
 const WHERE = 'retryWithJitteredBackoff';
@@ -22,11 +22,15 @@ export interface ShouldRetryInfo {
 export interface RetryAttemptInfo {
   /** The number of this retry since the counter was last reset, from `1`. */
   readonly attempt: number;
-  /** How long the operator waits before re-subscribing, in ms (the strategy's delay, raised to the hint). */
+  /**
+   * How long the operator waits before re-subscribing, in ms: the strategy's delay; with a
+   * `hint` of 1000 ms or more, the hint plus a draw in `[0, 1000)` instead (even when shorter
+   * than the strategy's delay); with a shorter hint, the larger of the two. At most `2^31−1`.
+   */
   readonly delay: number;
   /** The error that ended the previous subscription. */
   readonly error: unknown;
-  /** The server's minimum wait read by `retryAfter`, in ms; `undefined` when there was none. */
+  /** The server's wait read by `retryAfter`, in ms; `undefined` when there was none (or it was invalid). */
   readonly hint: number | undefined;
 }
 
@@ -56,7 +60,7 @@ export interface RetryWithJitteredBackoffConfig {
   readonly initialDelay?: number;
   /**
    * The largest delay the strategy may produce, in ms; at least `initialDelay`, at most `2^31−1`.
-   * A server hint (see `retryAfter`) may exceed it.
+   * A wait set by a server hint (see `retryAfter`) may exceed it.
    * @defaultValue `30000`, or `initialDelay` when that is larger
    */
   readonly maxDelay?: number;
@@ -86,9 +90,15 @@ export interface RetryWithJitteredBackoffConfig {
    */
   readonly shouldRetry?: (error: unknown, info: ShouldRetryInfo) => boolean;
   /**
-   * Reads the server's minimum wait from an error, in ms (a `Retry-After` header, a delay
-   * found in a close reason or a "reconnect" message). The next delay is at least this, still
-   * capped at `2^31−1`. Results that are not finite non-negative numbers are ignored.
+   * Reads the server's wait from an error, in ms (a `Retry-After` header, a delay found in a
+   * close reason or a "reconnect" message). A hint of 1000 ms or more *is* the next wait, plus
+   * a uniform draw in `[0, 1000)` from `random` (`Retry-After` counts whole seconds, and
+   * clients told the same second must not return in the same millisecond): it replaces the
+   * strategy's delay whether that is shorter or longer, and may exceed `maxDelay`. A shorter
+   * hint is only a floor, `max(strategy delay, hint)`, so `Retry-After: 0` cannot switch the
+   * backoff off. Either way the wait is capped at `2^31−1`, the attempt counter still
+   * advances, and the strategy's own delay (not the hint) is what decorrelated jitter builds
+   * on next. Results that are not finite non-negative numbers are ignored.
    * @defaultValue `retryAfterOf` (a numeric `retryAfter` field on the error)
    */
   readonly retryAfter?: (error: unknown) => number | undefined;
@@ -125,7 +135,8 @@ export interface RetryWithJitteredBackoffConfig {
    */
   readonly onGiveUp?: (info: RetryGiveUpInfo) => void;
   /**
-   * Source of numbers in `[0, 1)` for jitter.
+   * Source of numbers in `[0, 1)` for jitter: the strategy's draw, then, after a hint of 1 s
+   * or more, the draw added to the hint.
    * @defaultValue `Math.random`
    */
   readonly random?: () => number;
@@ -189,7 +200,8 @@ function isStrategyName(value: unknown): value is JitterMode {
  *   With full jitter (the default) the wait is a uniform draw below that ceiling.
  * - **Reset**: the counter goes back to 0 when a subscription proves healthy (its first
  *   value, by default), or only after it then stayed up for `stableAfter` ms.
- * - **Server hints**: the wait is at least what `retryAfter(error)` returns.
+ * - **Server hints**: a hint of 1 s or more from `retryAfter(error)` is the wait, plus up to
+ *   1 s of jitter, even when the strategy would wait longer; a shorter hint is a floor.
  * - **Error**: when `shouldRetry` says no, or `maxRetries` is spent, the last real error
  *   reaches the subscriber unchanged; {@link retryAttemptsOf} and `onGiveUp` tell how many
  *   retries were made.
@@ -389,7 +401,7 @@ export function retryWithJitteredBackoff<T>(
         }
         const rawHint = retryAfter(error);
         const hint = typeof rawHint === 'number' && Number.isFinite(rawHint) && rawHint >= 0 ? rawHint : undefined;
-        const delay = Math.min(MAX_TIMER_DELAY, hint === undefined ? base : Math.max(base, hint));
+        const delay = delayWithHint(base, hint, random);
         onRetry?.({ attempt, delay, error, hint });
         // Counted only now: after the delay was computed from the previous value, and once
         // nothing can stop this retry from being made.

@@ -45,7 +45,7 @@ export interface ConnectionOpenInfo {
   readonly protocol: string;
 }
 
-/** Passed to {@link ConnectConfig.onClose} once per subscription, when its socket is done. */
+/** Passed to {@link ConnectConfig.onClose} exactly once per subscription, as it ends (see there for when). */
 export interface ConnectionCloseInfo {
   /**
    * The close code: from the close event; the code this side sent when the subscriber
@@ -170,7 +170,20 @@ export interface ConnectConfig<In = unknown, Out = unknown> {
   readonly closeOnUnsubscribe?: CloseRequest | (() => CloseRequest);
   /** Called when the socket opens, before `handshake`. */
   readonly onOpen?: (info: ConnectionOpenInfo) => void;
-  /** Called once per subscription when its socket is done (closed, aborted or never opened). */
+  /**
+   * Called exactly once per subscription, synchronously, as the subscription ends, which is
+   * not when the connection is gone:
+   * - after an error (a close event, a timeout, a refused or failed attempt, a throwing hook),
+   *   right after the subscriber received it. After a close event the socket is closed; otherwise
+   *   connect has just aborted it (`ws`'s `terminate()`, else `close()`), and the TCP connection
+   *   may not be released yet.
+   * - on unsubscribe, during the teardown: right after the close frame was sent (`code` is the
+   *   one sent), or after the attempt was aborted (`code` 1006) if it had not opened. The close
+   *   handshake has not completed (nor `closeTimeout` run out), and the TCP connection is
+   *   still held.
+   *
+   * A throw is reported as unhandled.
+   */
   readonly onClose?: (info: ConnectionCloseInfo) => void;
   /**
    * Scheduler for the open, close and ping timers.

@@ -29,7 +29,7 @@ const COLOURS: Readonly<Record<string, string>> = {
   equal: '#2ca02c',
   decorrelated: '#9467bd',
   'full-hints': '#ff7f0e',
-  'full-hints-proposed': '#17becf',
+  'full-hints-floor': '#17becf',
 };
 const SPARE = ['#8c564b', '#e377c2', '#bcbd22', '#393b79'];
 
@@ -138,7 +138,7 @@ export function renderStormChart(results: readonly StormResult[], options: Storm
       parts.push(`${parts.length === 0 ? 'M' : 'L'}${px} ${round(y(value))}`);
     }
     if (parts.length === 0) parts.push(`M${plotLeft} ${plotBottom}`);
-    const dashed = result.strategy.hints === 'hint-then-jitter' ? ' stroke-dasharray="5 3"' : '';
+    const dashed = result.strategy.hints === 'floor-only' ? ' stroke-dasharray="5 3"' : '';
     const faint = result.strategy.deterministic ? ' stroke-opacity="0.4"' : '';
     out.push(
       `<path d="${parts.join(' ')}" fill="none" stroke="${colour}" stroke-width="1.4"${dashed}${faint}><title>${escapeXml(result.strategy.label)}</title></path>`,

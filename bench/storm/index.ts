@@ -12,13 +12,13 @@ import {
   type StormConfig,
   type StormResult,
   type StormStrategy,
-  proposedHintStrategy,
+  floorOnlyHintStrategy,
   simulateStorm,
   stormStrategies,
 } from './simulate.js';
 
 export type { StormConfig, StormResult, StormStrategy } from './simulate.js';
-export { simulateStorm, stormStrategies, proposedHintStrategy } from './simulate.js';
+export { simulateStorm, stormStrategies, floorOnlyHintStrategy } from './simulate.js';
 export { renderStormChart } from './chart.js';
 
 const BENCH_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -97,7 +97,7 @@ export async function runStorm(options: RunStormOptions): Promise<StormReport> {
   const capacityPerSecond = options.capacityPerSecond ?? (quick ? 500 : 5000);
   const seed = options.seed ?? 1;
   const base = RXTETHER_DEFAULT_BACKOFF;
-  const strategies: StormStrategy[] = [...stormStrategies(base), proposedHintStrategy(base)];
+  const strategies: StormStrategy[] = stormStrategies(base);
   mkdirSync(outDir, { recursive: true });
 
   const results: StormResult[] = [];
@@ -151,25 +151,26 @@ ${runs.map(row).join('\n')}
       return `${ratio === undefined ? 'not drained' : `${ratio.toFixed(2)}×`} (target ≤ ${target}×: **${met ? 'met' : 'missed'}**)`;
     };
     verdicts.push(
-      `- N = ${int(clients)}: without hints (full jitter, the default) ${verdict('full', TARGET_WITHOUT_HINTS)}; with server hints ${verdict('full-hints', TARGET_WITH_HINTS)}; with hints handled as proposed below ${verdict('full-hints-proposed', TARGET_WITH_HINTS)}.`,
+      `- N = ${int(clients)}: without hints (full jitter, the default) ${verdict('full', TARGET_WITHOUT_HINTS)}; with server hints ${verdict('full-hints', TARGET_WITH_HINTS)}.`,
     );
 
     if (!quick) {
-      // What-if runs for the proposal: a shorter maxDelay, and the other server policy. At a
-      // million clients only the rows that differ from the smaller fleet's story, to keep the
-      // full run within a minute.
+      // What-if runs: a shorter maxDelay, the other server policy, and the previous rule
+      // (every hint only a floor) for comparison. At a million clients only the rows that
+      // differ from the smaller fleet's story, to keep the full run within a minute.
       const shorter = { ...base, maxDelay: 20_000 };
       const large = clients >= 500_000;
       const variants: { label: string; spec: StormStrategy }[] = [
+        { label: 'full jitter + hints as a floor only (the previous rule)', spec: floorOnlyHintStrategy(base) },
         { label: 'full jitter, maxDelay 20 s', spec: { ...pick('full', shorter), id: 'full-20s' } },
         ...(large
           ? []
           : [
-              { label: 'full jitter + hints (floor), maxDelay 20 s', spec: { ...pick('full-hints', shorter), id: 'full-hints-20s' } },
-              { label: 'full jitter + hints, proposed, maxDelay 20 s', spec: { ...proposedHintStrategy(shorter), id: 'proposed-20s' } },
+              { label: 'full jitter + server hints, maxDelay 20 s', spec: { ...pick('full-hints', shorter), id: 'full-hints-20s' } },
+              { label: 'full jitter + hints as a floor only, maxDelay 20 s', spec: { ...floorOnlyHintStrategy(shorter), id: 'floor-20s' } },
             ]),
-        { label: "full jitter + hints (floor), 'slots' server policy", spec: { ...pick('full-hints', base), id: 'full-hints-slots', hintPolicy: 'slots' } },
-        { label: "full jitter + hints, proposed, 'slots' server policy", spec: { ...proposedHintStrategy(base), id: 'proposed-slots', hintPolicy: 'slots' } },
+        { label: "full jitter + server hints, 'slots' server policy", spec: { ...pick('full-hints', base), id: 'full-hints-slots', hintPolicy: 'slots' } },
+        { label: "full jitter + hints as a floor only, 'slots' server policy", spec: { ...floorOnlyHintStrategy(base), id: 'floor-slots', hintPolicy: 'slots' } },
       ];
       for (const { label, spec } of variants) {
         const result = simulateStorm(config, { ...spec, label });
@@ -188,11 +189,12 @@ refused, with no hint: nothing is listening), then completes at most C handshake
 C/10 per 100 ms window, first come first served; the attempts over that are rejected with a
 503 and back off again. No schedule can reconnect everyone before **N/C + D** (the bound).
 Each client's delays come from rxtether's own backoff functions (\`rxtether/operators\`),
-combined with a server hint exactly as \`retryWithJitteredBackoff\` does (the hint is a floor:
-\`max(strategy delay, Retry-After)\`), on rxtether's defaults. A discrete-event simulator in
-virtual time (\`bench/storm/\`): a calendar queue of 1 ms slots in typed arrays, a seeded PRNG,
-deterministic; clients whose strategy draws no randomness stay in lockstep and are simulated
-as one group, which is exact.
+on rxtether's defaults, combined with a server hint by the function \`retryWithJitteredBackoff\`
+itself calls (\`delayWithHint\` in \`operators/backoff.ts\`: a \`Retry-After\` of 1 s or more is
+the wait, plus a uniform draw in [0, 1 s); a shorter one is a floor). A discrete-event
+simulator in virtual time (\`bench/storm/\`): a calendar queue of 1 ms slots in typed arrays,
+a seeded PRNG, deterministic; clients whose strategy draws no randomness stay in lockstep and
+are simulated as one group, which is exact.
 
 | parameter | value |
 | --- | --- |
@@ -224,13 +226,14 @@ ${verdicts.join('\n')}
   from \`maxDelay\`: a client refused just before the server came back, already at the 30 s cap,
   may wait up to 30 s more. Nothing the server says can shorten that (it was not listening),
   so every client-side schedule has a floor of about **(D + maxDelay) / bound**, ${floorRatio.toFixed(2)}× for N = ${int(mainN)}.
-- **Hints as a floor** (shipped) cut the rejected attempts but barely the drain: a client's
-  own draw, up to \`maxDelay\`, still wins over any shorter hint, so the server's schedule only
-  applies when it asks for more than the client would wait anyway. The proposal lets a
-  hint of at least 1 s be the wait (never shorter than the hint, plus a uniform draw in
-  [0, 1 s), because \`Retry-After\` has whole-second resolution and clients told the same
-  second would otherwise return in the same millisecond); a shorter hint stays a floor, so a
-  server answering \`Retry-After: 0\` cannot stop the backoff.
+- **Server hints are the wait.** A hint of at least 1 s replaces the client's own draw
+  (never shorter than the hint, plus a uniform draw in [0, 1 s), because \`Retry-After\` has
+  whole-second resolution and clients told the same second would otherwise return in the same
+  millisecond), so the clients the server turns away come back on its schedule rather than
+  up to \`maxDelay\` later. A shorter hint stays a floor, so a server answering
+  \`Retry-After: 0\` cannot stop the backoff. Used only as a floor (the previous rule, in the
+  table below), hints cut the rejected attempts but barely the drain: a client's own draw, up
+  to \`maxDelay\`, still won over any shorter hint.
 ${
   whatIf.length > 0
     ? `
@@ -245,9 +248,9 @@ that is still down or full (compare the rejected column with the main table; dur
 outage each client tries every \`maxDelay\`/2 on average).
 
 The \`'slots'\` policy is a server that does not know its fleet: it books each rejected client
-into the next free handshake slot. Under the shipped floor, a client that returns after its
-slot is rejected and booked again, the book runs ahead of the real queue, and everyone is told
-to wait too long; with the hint as the wait, bookings are kept and it works.
+into the next free handshake slot. With the hint as the wait, bookings are kept and it works;
+with hints only a floor, a client that returns after its slot is rejected and booked again,
+the book runs ahead of the real queue, and everyone is told to wait too long.
 `
     : ''
 }`;

@@ -1,7 +1,7 @@
 // The reconnect-storm simulator: N clients lose their connection at t = 0, the server is down
 // for D ms, then accepts at most C handshakes per second. Virtual time, no timers, no rxjs;
 // every client delay comes from rxtether's own backoff functions, combined with a server hint
-// exactly as retryWithJitteredBackoff does it (see clientDelay).
+// by the very function retryWithJitteredBackoff calls (delayWithHint, see clientDelay).
 import {
   type BackoffOptions,
   type BackoffStrategy,
@@ -11,6 +11,8 @@ import {
   exponentialDelay,
   fullJitterDelay,
 } from 'rxtether/operators';
+// Internal, not in the package's API: the one definition of how the operator uses a hint.
+import { delayWithHint } from '../../operators/backoff.js';
 
 /**
  * The schedule `retryWithJitteredBackoff()` and `createSocket()` use when given no backoff
@@ -22,18 +24,19 @@ export const RXTETHER_DEFAULT_BACKOFF: BackoffOptions = Object.freeze({ initialD
 /** Width of a capacity window and of a chart bucket, in ms. */
 export const BUCKET_MS = 100;
 
-/** `Retry-After` counts whole seconds: clients told the same value need this much spread. */
-const HINT_RESOLUTION_MS = 1000;
-
 /** How a client combines its own delay with a server's `Retry-After`. */
 export type HintHandling =
-  /** What retryWithJitteredBackoff does: wait `max(strategy delay, hint)`. */
-  | 'floor'
   /**
-   * A proposal, not shipped: a hint of at least 1 s is the wait, plus a uniform draw in
-   * `[0, 1 s)` (the resolution of `Retry-After`); a shorter hint stays a floor.
+   * What retryWithJitteredBackoff does, by calling its own `delayWithHint`: a hint of at
+   * least 1 s is the wait, plus a uniform draw in `[0, 1 s)` (the resolution of
+   * `Retry-After`); a shorter hint is a floor.
    */
-  | 'hint-then-jitter';
+  | 'operator'
+  /**
+   * For comparison only, never the operator's rule since hints became the wait: every hint
+   * only a floor, `max(strategy delay, hint)`, as rxtether did before.
+   */
+  | 'floor-only';
 
 /** One client configuration to compare. */
 export interface StormStrategy {
@@ -176,8 +179,9 @@ export function createHintPolicy(
 
 /**
  * The wait before a retry, as retryWithJitteredBackoff computes it (its `nextDelay`): the
- * strategy's delay for `attempt`, raised to the server's hint, capped at 2^31−1 ms. `base`
- * becomes the next `previousDelay`, the hint never does.
+ * strategy's delay for `attempt`, then `delayWithHint` with the server's hint (unless
+ * `spec.hints` is `'floor-only'`), capped at 2^31−1 ms. `base` becomes the next
+ * `previousDelay`, the hint never does.
  */
 export function clientDelay(
   spec: StormStrategy,
@@ -191,9 +195,8 @@ export function clientDelay(
 }
 
 function combine(spec: StormStrategy, base: number, hintMs: number | undefined, random: () => number): number {
-  if (hintMs === undefined) return Math.min(MAX_TIMER_DELAY, base);
-  if (spec.hints === 'hint-then-jitter' && hintMs >= HINT_RESOLUTION_MS) return Math.min(MAX_TIMER_DELAY, hintMs + random() * HINT_RESOLUTION_MS);
-  return Math.min(MAX_TIMER_DELAY, Math.max(base, hintMs));
+  if (spec.hints === 'floor-only') return Math.min(MAX_TIMER_DELAY, hintMs === undefined ? base : Math.max(base, hintMs));
+  return delayWithHint(base, hintMs, random);
 }
 
 /**
@@ -230,7 +233,7 @@ export function createRandom(seed: number): () => number {
  * The strategies compared in scenario 7, all on `base` (rxtether's defaults unless told):
  * a fixed 1 s interval (`exponentialDelay` with `factor: 1`, what `retry({ delay: 1000 })`
  * does), exponential without jitter, full, equal and decorrelated jitter, and full jitter
- * with the server's `Retry-After` as a floor, as shipped.
+ * with the server's `Retry-After` used as retryWithJitteredBackoff uses it.
  */
 export function stormStrategies(base: BackoffOptions = RXTETHER_DEFAULT_BACKOFF): StormStrategy[] {
   return [
@@ -239,22 +242,22 @@ export function stormStrategies(base: BackoffOptions = RXTETHER_DEFAULT_BACKOFF)
     { id: 'full', label: 'full jitter (default)', strategy: fullJitterDelay, options: base, deterministic: false },
     { id: 'equal', label: 'equal jitter', strategy: equalJitterDelay, options: base, deterministic: false },
     { id: 'decorrelated', label: 'decorrelated jitter', strategy: decorrelatedJitterDelay, options: base, deterministic: false },
-    { id: 'full-hints', label: 'full jitter + server hints', strategy: fullJitterDelay, options: base, deterministic: false, hints: 'floor' },
+    { id: 'full-hints', label: 'full jitter + server hints', strategy: fullJitterDelay, options: base, deterministic: false, hints: 'operator' },
   ];
 }
 
 /**
- * The proposal of scenario 7, not shipped: full jitter, and a server hint of at least 1 s
- * replaces the strategy's delay instead of flooring it (`hint + [0, 1 s)`).
+ * A comparison, not rxtether's behaviour: full jitter with every hint only a floor,
+ * `max(strategy delay, hint)`, the rule before a hint of 1 s or more became the wait.
  */
-export function proposedHintStrategy(base: BackoffOptions = RXTETHER_DEFAULT_BACKOFF): StormStrategy {
+export function floorOnlyHintStrategy(base: BackoffOptions = RXTETHER_DEFAULT_BACKOFF): StormStrategy {
   return {
-    id: 'full-hints-proposed',
-    label: 'full jitter + hints, proposed',
+    id: 'full-hints-floor',
+    label: 'full jitter + hints as a floor only',
     strategy: fullJitterDelay,
     options: base,
     deterministic: false,
-    hints: 'hint-then-jitter',
+    hints: 'floor-only',
   };
 }
 

@@ -242,7 +242,7 @@ describe('FAULTS.md: transport and network', () => {
     expect(await observe(refreshing.messages$).values.next()).toEqual({ hello: 'authorised' });
   });
 
-  it('row 10, HTTP 503 + Retry-After: transient, and the hint is the floor of the next delay', async () => {
+  it('row 10, HTTP 503 + Retry-After: transient, and a hint of 1 s or more is the next delay plus up to 1 s of jitter', async () => {
     const http = createServer();
     http.on('upgrade', (_req, sock) => sock.end('HTTP/1.1 503 Busy\r\nRetry-After: 2\r\nContent-Length: 0\r\n\r\n'));
     await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
@@ -251,12 +251,14 @@ describe('FAULTS.md: transport and network', () => {
       url: `ws://127.0.0.1:${(http.address() as AddressInfo).port}`,
       WebSocketCtor: WebSocket,
       backoff: { initialDelay: 1, maxDelay: 5 },
+      random: () => 0.5,
     });
     defer(() => socket.close());
     const sub = socket.messages$.subscribe();
     defer(() => sub.unsubscribe());
     const reconnecting = await firstValueFrom(socket.status$.pipe(filter((st) => st.state === 'reconnecting')));
-    expect(reconnecting).toMatchObject({ delay: 2000, cause: { name: 'HandshakeRejectedError', status: 503, retryAfter: 2000 } });
+    // 2000 + 0.5 × 1000: the server's 2 s, with jitter so that clients told "2" spread out.
+    expect(reconnecting).toMatchObject({ delay: 2500, cause: { name: 'HandshakeRejectedError', status: 503, retryAfter: 2000 } });
   });
 
   it('row 11, DNS failure: transient with backoff; a malformed URL is a synchronous TypeError', async () => {

@@ -10,6 +10,8 @@ import {
   exponentialDelay,
   fullJitterDelay,
 } from '../../operators/index.js';
+import * as operators from '../../operators/index.js';
+import { RETRY_AFTER_RESOLUTION, delayWithHint } from '../../operators/backoff.js';
 
 const options: BackoffOptions = { initialDelay: 1000, maxDelay: 30_000, factor: 2 };
 const half = (): number => 0.5;
@@ -191,5 +193,61 @@ describe('backoff properties', () => {
         }
       }),
     );
+  });
+});
+
+describe('delayWithHint (internal: how retryWithJitteredBackoff combines a server hint)', () => {
+  const hintArb = fc.oneof(
+    fc.double({ min: 0, max: 2 ** 40, noNaN: true }),
+    fc.double({ min: 0, max: 2000, noNaN: true }),
+    fc.constantFrom(0, 999, 999.999, 1000, 2000, MAX_TIMER_DELAY, 2 ** 40),
+  );
+  const baseArb = fc.double({ min: 0, max: MAX_TIMER_DELAY, noNaN: true });
+
+  it('should wait a hint of 1 s or more plus a draw in [0, 1 s), floor a shorter one, and pass the base without one', () => {
+    expect(RETRY_AFTER_RESOLUTION).toBe(1000);
+    expect(delayWithHint(30_000, 2000, half)).toBe(2500);
+    expect(delayWithHint(100, 2000, half)).toBe(2500);
+    expect(delayWithHint(100, 1000, () => 0)).toBe(1000);
+    expect(delayWithHint(100, 999, half)).toBe(999);
+    expect(delayWithHint(2000, 999, half)).toBe(2000);
+    expect(delayWithHint(1234, 0, half)).toBe(1234);
+    expect(delayWithHint(1234, undefined, half)).toBe(1234);
+    expect(delayWithHint(0, 2 ** 40, half)).toBe(MAX_TIMER_DELAY);
+  });
+
+  it('should stay within its bounds for any base, hint and draw, even from a faulty random', () => {
+    const drawArb = fc.oneof(randomArb, fc.constantFrom(Number.NaN, -1, 1, 2, Infinity, -Infinity));
+    fc.assert(
+      fc.property(baseArb, fc.option(hintArb, { nil: undefined }), drawArb, (base, hint, r) => {
+        let calls = 0;
+        const delay = delayWithHint(base, hint, () => {
+          calls++;
+          return r;
+        });
+        expect(delay).toBeGreaterThanOrEqual(0);
+        expect(delay).toBeLessThanOrEqual(MAX_TIMER_DELAY);
+        if (hint === undefined) {
+          expect(delay).toBe(base);
+          expect(calls).toBe(0);
+        } else if (hint < 1000) {
+          expect(delay).toBe(Math.max(base, hint));
+          expect(calls).toBe(0);
+        } else {
+          expect(calls).toBe(1);
+          if (hint + 1000 <= MAX_TIMER_DELAY) {
+            expect(delay).toBeGreaterThanOrEqual(hint);
+            // ≤, not <: hint + 0.9999… × 1000 can round up to hint + 1000 in floating point.
+            expect(delay).toBeLessThanOrEqual(hint + 1000);
+          } else expect(delay).toBeGreaterThanOrEqual(Math.min(hint, MAX_TIMER_DELAY));
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('should not be part of the public API', () => {
+    expect(Object.keys(operators)).not.toContain('delayWithHint');
+    expect(Object.keys(operators)).not.toContain('RETRY_AFTER_RESOLUTION');
   });
 });

@@ -2,6 +2,7 @@ import {
   BehaviorSubject,
   type Observable,
   Subject,
+  VirtualAction,
   VirtualTimeScheduler,
   defer,
   map,
@@ -291,7 +292,9 @@ describe('retryWithJitteredBackoff', () => {
   });
 
   describe('server hints', () => {
-    it('should wait at least the Retry-After of a rejected handshake, then resume the schedule', () => {
+    // A hint under 1 s is a floor: these three tests use ms-sized hints (30, 50, 1, 40 ms), so
+    // they pass unchanged under the rule that a hint of 1 s or more is the wait itself.
+    it('should wait at least a sub-second hint of a rejected handshake, then resume the schedule', () => {
       const busy = new HandshakeRejectedError(503, 30);
       const retries: number[] = [];
       createTestScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
@@ -309,7 +312,7 @@ describe('retryWithJitteredBackoff', () => {
       expect(retries).toEqual([30, 20]);
     });
 
-    it('should honour a hint above maxDelay and ignore a hint smaller than the strategy delay', () => {
+    it('should honour a sub-second hint above maxDelay and ignore one smaller than the strategy delay', () => {
       createTestScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
         const first = cold('-#', undefined, { retryAfter: 50 });
         const second = cold('-#', undefined, { retryAfter: 1 });
@@ -345,6 +348,100 @@ describe('retryWithJitteredBackoff', () => {
         expectSubscriptions(third.subscriptions).toBe('62ms ^!'); // NaN hint ignored: 20 ms
       });
       expect(hints).toEqual([40, undefined]);
+    });
+
+    it('should wait a hint of 1 s or more plus up to 1 s of jitter, even when the strategy would wait longer', () => {
+      const retries: Omit<RetryAttemptInfo, 'error'>[] = [];
+      createTestScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
+        const refused = [cold('-#'), cold('-#'), cold('-#')];
+        const busy = cold('-#', undefined, new HandshakeRejectedError(503, 2000));
+        const refusedAgain = cold('-#');
+        const open = cold('-|');
+        const result = attempts(...refused, busy, refusedAgain, open).pipe(
+          retryWithJitteredBackoff({
+            initialDelay: 8000,
+            maxDelay: 30_000,
+            jitter: 'none',
+            random: half,
+            onRetry: ({ attempt, delay, hint }) => retries.push({ attempt, delay, hint }),
+          }),
+        );
+        expectObservable(result).toBe('86506ms |');
+        expectSubscriptions(refused[1]!.subscriptions).toBe('8001ms ^!'); //  attempt 1: 8 s
+        expectSubscriptions(refused[2]!.subscriptions).toBe('24002ms ^!'); // attempt 2: 16 s
+        expectSubscriptions(busy.subscriptions).toBe('54003ms ^!'); //       attempt 3: 30 s (maxDelay)
+        // attempt 4: the strategy says 30 s, the server says 2 s: 2000 + 0.5 × 1000, not 30 s.
+        expectSubscriptions(refusedAgain.subscriptions).toBe('56504ms ^!');
+        expectSubscriptions(open.subscriptions).toBe('86505ms ^!'); //       attempt 5: 30 s again
+      });
+      expect(retries).toEqual([
+        { attempt: 1, delay: 8000, hint: undefined },
+        { attempt: 2, delay: 16_000, hint: undefined },
+        { attempt: 3, delay: 30_000, hint: undefined },
+        { attempt: 4, delay: 2500, hint: 2000 },
+        { attempt: 5, delay: 30_000, hint: undefined },
+      ]);
+    });
+
+    it('should add the jitter to a hint of 1 s or more above a shorter strategy delay, and floor a shorter hint', () => {
+      const retries: number[] = [];
+      createTestScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
+        const first = cold('-#', undefined, { retryAfter: 2000 });
+        const second = cold('-#', undefined, { retryAfter: 1000 });
+        const third = cold('-#', undefined, { retryAfter: 999 });
+        const fourth = cold('-#', undefined, { retryAfter: 0 });
+        const fifth = cold('-|');
+        const result = attempts(first, second, third, fourth, fifth).pipe(
+          retryWithJitteredBackoff({
+            initialDelay: 100,
+            jitter: 'none',
+            random: half,
+            shouldRetry: () => true,
+            onRetry: ({ delay }) => retries.push(delay),
+          }),
+        );
+        expectObservable(result).toBe('5804ms |');
+        expectSubscriptions(second.subscriptions).toBe('2501ms ^!'); // 2000 + 500, not the floor's 2000
+        expectSubscriptions(third.subscriptions).toBe('4002ms ^!'); //  exactly 1 s is a wait: 1000 + 500
+        expectSubscriptions(fourth.subscriptions).toBe('5002ms ^!'); // 999 is a floor: max(400, 999)
+        expectSubscriptions(fifth.subscriptions).toBe('5803ms ^!'); //  0 is a floor: the strategy's 800
+      });
+      expect(retries).toEqual([2500, 1500, 999, 800]);
+    });
+
+    it('should draw the hint jitter from random after the strategy, and keep the strategy delay as the previous one', () => {
+      const run = (config: RetryWithJitteredBackoffConfig, hints: (number | undefined)[], draws: number[]) => {
+        let calls = 0;
+        const delays: number[] = [];
+        const scheduler = new VirtualTimeScheduler(VirtualAction, Infinity);
+        let n = 0;
+        defer(() => throwError(() => ({ retryAfter: hints[n++] })))
+          .pipe(
+            retryWithJitteredBackoff({
+              ...config,
+              maxRetries: hints.length,
+              shouldRetry: () => true,
+              scheduler,
+              random: () => draws[calls++]!,
+              onRetry: ({ delay }) => delays.push(delay),
+            }),
+          )
+          .subscribe({ error: () => {} });
+        scheduler.flush();
+        return { delays, calls };
+      };
+      // Full jitter: attempt 1 draws 0.25 for the strategy (1000 of 4000) and 0.75 for the hint;
+      // the 500 ms hint and no hint draw once each (ceilings 8000 and 16000).
+      expect(run({ initialDelay: 4000 }, [3000, 500, undefined], [0.25, 0.75, 0.5, 0.5])).toEqual({
+        delays: [3750, 4000, 8000],
+        calls: 4,
+      });
+      // Decorrelated jitter builds on its own previous delay (200), never on the hint (5000):
+      // attempt 2 draws in [100, 600), not in [100, 15000).
+      expect(run({ initialDelay: 100, jitter: 'decorrelated' }, [5000, undefined], [0.5, 0.5, 0.5])).toEqual({
+        delays: [5500, 350],
+        calls: 3,
+      });
     });
   });
 
@@ -461,18 +558,22 @@ describe('retryWithJitteredBackoff', () => {
     });
 
     it('should cap a server hint at 2^31-1 ms, so a huge hint cannot become a 1 ms hot loop', () => {
-      const delays: number[] = [];
-      const sub = throwError(() => ({ retryAfter: 2 ** 40 }))
-        .pipe(
-          retryWithJitteredBackoff({
-            scheduler: new VirtualTimeScheduler(),
-            shouldRetry: () => true,
-            onRetry: (info) => delays.push(info.delay),
-          }),
-        )
-        .subscribe();
-      sub.unsubscribe();
-      expect(delays).toEqual([2 ** 31 - 1]);
+      // The second hint is under the cap, and only its jitter would take it over.
+      for (const retryAfter of [2 ** 40, 2 ** 31 - 1 - 100]) {
+        const delays: number[] = [];
+        const sub = throwError(() => ({ retryAfter }))
+          .pipe(
+            retryWithJitteredBackoff({
+              scheduler: new VirtualTimeScheduler(),
+              shouldRetry: () => true,
+              random: half,
+              onRetry: (info) => delays.push(info.delay),
+            }),
+          )
+          .subscribe();
+        sub.unsubscribe();
+        expect(delays, String(retryAfter)).toEqual([2 ** 31 - 1]);
+      }
     });
 
     it('should cancel the wait on unsubscribe: no resubscription afterwards', () => {

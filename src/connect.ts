@@ -157,7 +157,8 @@ export interface ConnectConfig<In = unknown, Out = unknown> {
    *   heartbeat must tolerate a consumer's stall.
    * - Unsubscribing resumes reading first, so that the close handshake completes.
    * - `createSocket` applies it once the session is ready (the handshake is always read),
-   *   and suspends its `heartbeat` deadline while paused, as for `ping`.
+   *   and suspends its `heartbeat` deadline while the socket is really paused (never for a
+   *   socket without `pause()`); `heartbeat.message` keeps going out.
    * @defaultValue none: the socket is always read
    */
   readonly paused?: Observable<boolean>;

@@ -261,7 +261,7 @@ export function isOutboxOverflowError(error: unknown): error is OutboxOverflowEr
 }
 
 /**
- * The server's requested minimum wait before the next attempt, in ms, read from a numeric
+ * The server's requested wait before the next attempt, in ms, read from a numeric
  * `retryAfter` field on the error (set by {@link HandshakeRejectedError}, and by any error of
  * yours that carries one). `undefined` when there is none.
  */

@@ -1,5 +1,6 @@
-// A client worker: one child process per stack (`client.ts <stack id>`), forked by the runner
-// with --expose-gc. It loads that stack only, runs the client side of a scenario when asked
+// A client worker: one child process per stack (`client.ts <stack id> <rxtether bundle URL>`),
+// forked by the runner with --expose-gc. It loads that stack only (rxtether from the bundle the
+// runner built, bench/rxtether.ts), runs the client side of a scenario when asked
 // over IPC, and measures it in its own process: wall time with performance.now(), CPU with
 // process.cpuUsage() (user + system), heap and RSS with process.memoryUsage() after gc().
 //
@@ -14,6 +15,7 @@
 //   storm     { url, clients, jitter }            many full clients, one channel each, all open
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { WebSocket } from 'ws';
+import { type Rxtether, importRxtether } from './rxtether.js';
 import { type ConnectOptions, type ReconnectMode, type Stack, type StackConnection, type StackId, STACK_IDS, loadStack } from './stacks.js';
 import { type Msg, makeSinks } from './wire.js';
 
@@ -302,8 +304,8 @@ async function keepOpen(stack: Stack, r: { url: string; mode: ReconnectMode; cha
 }
 
 async function storm(stack: Stack, r: { url: string; clients: number; jitter: 'full' | 'none' }): Promise<object> {
-  const { createSocket } = await import('rxtether');
-  if (stack.id !== 'rxtether-client') throw new Error('the storm runs the rxtether client only');
+  if (stack.id !== 'rxtether-client' || !rxtether) throw new Error('the storm runs the rxtether client only');
+  const { createSocket } = rxtether;
   let open = 0;
   let allOpen!: () => void;
   const all = new Promise<void>((res) => (allOpen = res));
@@ -367,11 +369,19 @@ async function handle(stack: Stack, request: Request): Promise<object> {
   }
 }
 
+/** The rxtether bundle (bench/rxtether.ts), in the rxtether stacks' workers only. */
+let rxtether: Rxtether | undefined;
+
 async function main(): Promise<void> {
   const id = process.argv[2] as StackId;
+  const rxtetherUrl = process.argv[3];
   if (!STACK_IDS.includes(id)) throw new Error(`bench client: unknown stack ${String(id)}`);
   if (!gc) throw new Error('bench client: run with --expose-gc');
-  const stack = await loadStack(id);
+  if (id.startsWith('rxtether')) {
+    if (rxtetherUrl === undefined) throw new Error(`bench client: stack ${id} needs the rxtether bundle's URL`);
+    rxtether = await importRxtether(rxtetherUrl);
+  }
+  const stack = await loadStack(id, rxtether);
   // One request at a time: the runner never overlaps them, and a measurement must not share
   // the process with another.
   let queue = Promise.resolve();

@@ -11,18 +11,15 @@
 // Run on its own, it prints its table and writes nothing:
 //   node --expose-gc --import tsx bench/pipeline.ts --messages 200000 --reps 3 --layers baseline,resume
 //
+// rxtether is the runner's bundle of the current sources (`--rxtether <file URL>`, see
+// bench/rxtether.ts), built as dist is: no tsx `__name()` wrappers in the measured code. Run
+// alone without `--rxtether`, this file builds such a bundle itself (and deletes it after).
+//
 // Every run checks that each subscriber received exactly the messages it should, in order;
 // a wrong run is flagged in the table and reported to the runner as a problem.
 import { type Observable, Subscription, filter, share } from 'rxjs';
-import {
-  connect,
-  createResumeCursor,
-  heartbeatTimeout,
-  isNextInSequence,
-  resumeFrom,
-  retryWithJitteredBackoff,
-} from 'rxtether';
 import { FakeSocket } from './fakeSocket.js';
+import { type Rxtether, type RxtetherBuild, buildRxtether, importRxtether } from './rxtether.js';
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -32,15 +29,17 @@ interface Options {
   reps: number;
   layers: string[] | undefined;
   verbose: boolean;
+  rxtether: string | undefined;
 }
 
 function usage(message: string): never {
   console.error(`bench pipeline: ${message}
-usage: node --expose-gc --import tsx bench/pipeline.ts [--quick] [--messages N] [--reps R] [--layers id,id,...] [--verbose]
+usage: node --expose-gc --import tsx bench/pipeline.ts [--quick] [--messages N] [--reps R] [--layers id,id,...] [--rxtether URL] [--verbose]
   --quick        N = 20000, R = 1
   --messages N   messages per timed run (default 1000000)
   --reps R       measured repetitions per layer (default 5), after one warm-up round
   --layers ids   only these layers (${LAYER_IDS.join(', ')})
+  --rxtether URL file: URL of the runner's rxtether bundle (default: build one, bench/rxtether.ts)
   --verbose      print every timed run`);
   process.exit(2);
 }
@@ -51,6 +50,7 @@ function parseOptions(argv: string[]): Options {
   let quick = false;
   let layers: string[] | undefined;
   let verbose = false;
+  let rxtether: string | undefined;
   const positiveInt = (name: string, value: string | undefined): number => {
     const n = Number(value);
     if (!Number.isSafeInteger(n) || n < 1) usage(`${name} needs a positive integer, got ${String(value)}`);
@@ -77,6 +77,9 @@ function parseOptions(argv: string[]): Options {
         layers = list;
         break;
       }
+      case '--rxtether':
+        rxtether = value() ?? usage('--rxtether needs a file: URL');
+        break;
       case '--verbose':
         verbose = true;
         break;
@@ -92,6 +95,7 @@ function parseOptions(argv: string[]): Options {
     reps: reps ?? (quick ? 1 : 5),
     layers,
     verbose,
+    rxtether,
   };
 }
 
@@ -185,7 +189,11 @@ interface Layer {
 
 const URL_ = 'ws://bench.invalid/feed';
 
+/** The rxtether bundle, loaded by main() before any layer starts. */
+let rx: Rxtether;
+
 function source(socket: FakeSocket, depth: number): Observable<Tick> {
+  const { connect, createResumeCursor, heartbeatTimeout, isNextInSequence, resumeFrom, retryWithJitteredBackoff } = rx;
   let created = false;
   let o = connect<Tick>({
     url: URL_,
@@ -422,6 +430,16 @@ function markdownTable(rows: readonly string[][]): string {
 async function main(): Promise<void> {
   const opts = parseOptions(process.argv.slice(2));
   if (!gc) usage('run with --expose-gc');
+  let ownBuild: RxtetherBuild | undefined;
+  if (opts.rxtether === undefined) {
+    ownBuild = await buildRxtether();
+    console.log(`rxtether: ${ownBuild.description}`);
+  }
+  try {
+    rx = await importRxtether(opts.rxtether ?? ownBuild!.indexUrl);
+  } finally {
+    ownBuild?.remove();
+  }
   const layers = opts.layers ? LAYERS.filter((l) => opts.layers!.includes(l.id)) : LAYERS;
   const n = opts.messages;
   const started = performance.now();

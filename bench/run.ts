@@ -13,10 +13,19 @@
 //
 // Processes: the server always runs in its own process (bench/server.ts), each stack's client
 // in its own worker (bench/client.ts), scenario 6 in its own process (bench/pipeline.ts); this
-// one only orchestrates and writes. Only a full run writes bench/RESULTS.md by default; a quick
-// or partial run writes bench/.out/RESULTS-quick.md or bench/.out/RESULTS-partial.md. The exit
-// status is 1 when any stack delivered a wrong result (missing, duplicated or reordered
-// messages, a failed connection), which the tables flag as WRONG.
+// one only orchestrates and writes.
+//
+// rxtether is measured as users get it: at the start of every run (unless only scenario 7 is
+// run), this process bundles the current sources with esbuild as tsup builds dist/ (no
+// keepNames: tsx's `__name()` wrappers would add ~256 B and a call to every named closure) into
+// bench/.out/rxtether-<pid>/, and the workers, scenario 6 and the import-time children import
+// that bundle (bench/rxtether.ts). The competitors load from node_modules as they are. The
+// bundle is deleted when the run ends.
+//
+// Only a full run writes bench/RESULTS.md by default; a quick or partial run writes
+// bench/.out/RESULTS-quick.md or bench/.out/RESULTS-partial.md. The exit status is 1 when any
+// stack delivered a wrong result (missing, duplicated or reordered messages, a failed
+// connection), which the tables flag as WRONG.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -25,6 +34,7 @@ import { dirname, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { fork } from 'node:child_process';
 import { Child, ServerProcess, withTimeout } from './processes.js';
+import { type RxtetherBuild, buildRxtether } from './rxtether.js';
 import { type Context, type SectionResult, scenarioIdle, scenarioImport, scenarioLatency, scenarioPush, scenarioReconnect, scenarioSend, scenarioStorm } from './scenarios.js';
 import { STACK_IDS, type StackId } from './stacks.js';
 
@@ -138,8 +148,10 @@ function parseOptions(argv: string[]): Options {
 // ---------------------------------------------------------------------------------------------
 // Scenarios run in other processes: 6 (pipeline) and 7 (storm simulator)
 
-async function scenarioPipeline(opts: Options): Promise<SectionResult> {
+async function scenarioPipeline(opts: Options, rxtether: RxtetherBuild): Promise<SectionResult> {
   const args = [
+    '--rxtether',
+    rxtether.indexUrl,
     ...(opts.quick ? ['--quick'] : []),
     ...(opts.reps ? ['--reps', String(opts.reps)] : []),
     ...(opts.messages ? ['--messages', String(opts.messages)] : []),
@@ -304,13 +316,25 @@ async function main(): Promise<void> {
     `rxtether benchmarks${opts.quick ? ' (quick: a smoke run, the figures mean nothing)' : ''}: scenarios ${opts.scenarios.join(', ')}; stacks ${opts.stacks.join(', ')}`,
   );
 
+  // rxtether as users get it: built once from the current sources, for every process that runs it.
+  let rxtether: RxtetherBuild | undefined;
+  if (opts.scenarios.some((s) => s !== '7')) {
+    rxtether = await buildRxtether();
+    process.on('exit', () => rxtether?.remove());
+    console.log(`rxtether: ${rxtether.description}, into ${rxtether.shown}/; the other stacks from node_modules`);
+  }
+  const rxtetherUrl = (): string => {
+    if (!rxtether) throw new Error('bench: the rxtether bundle was not built');
+    return rxtether.indexUrl;
+  };
+
   let workers: Promise<Map<StackId, Child>> | undefined;
   let server: Promise<{ server: ServerProcess; port: number }> | undefined;
   const profiles = resolve(HERE, '.out/profiles');
   if (opts.cpuProf) mkdirSync(profiles, { recursive: true });
   let profileCount = 0;
   const startClient = (id: StackId, name: string): Promise<Child> =>
-    Child.start(name, 'client.ts', [id], {
+    Child.start(name, 'client.ts', [id, rxtetherUrl()], {
       gc: true,
       // One directory per worker: each thread (tsx's loader runs in its own) writes a profile.
       execArgv: opts.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${resolve(profiles, `${id}-${++profileCount}`)}`] : [],
@@ -322,6 +346,7 @@ async function main(): Promise<void> {
     stacks: opts.stacks,
     verbose: opts.verbose,
     log,
+    rxtetherUrl,
     startClient,
     workers: () =>
       (workers ??= (async () => {
@@ -346,7 +371,7 @@ async function main(): Promise<void> {
     '3': () => scenarioSend(ctx),
     '4': () => scenarioIdle(ctx),
     '5': () => scenarioReconnect(ctx),
-    '6': () => scenarioPipeline(opts),
+    '6': () => scenarioPipeline(opts, rxtether!),
     '7': () => scenarioStormSimulator(opts, log),
     '8': () => scenarioStorm(ctx),
     import: () => scenarioImport(ctx),
@@ -371,6 +396,7 @@ async function main(): Promise<void> {
   } finally {
     for (const w of (await workers?.catch(() => undefined))?.values() ?? []) await w.stop();
     await (await server?.catch(() => undefined))?.server.kill();
+    rxtether?.remove();
   }
 
   const seconds = (performance.now() - started) / 1000;
@@ -397,6 +423,7 @@ raw \`ws\` from the same run much less. ${opts.quick ? '**Quick mode: a smoke ru
 | machine | ${cpus[0]?.model.trim() ?? 'unknown'}, ${cpus.length} cores, ${os.platform()} ${os.release()} ${os.arch()}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM |
 | load average (1 min) | ${loadBefore[0]!.toFixed(2)} at the start, ${loadAfter[0]!.toFixed(2)} at the end |
 | runtime | Node ${process.version} |
+| rxtether loaded as | ${rxtether ? `${rxtether.description}; imported by every rxtether client worker, scenario 6 and the import-time processes. The other stacks load from node_modules as they are` : 'no bundle built: only scenario 7 ran (virtual time, nothing timed; it imports rxtether/operators from the sources through tsx)'} |
 | versions | rxtether ${version('rxtether')} (${gitDescribe()}), rxjs ${version('rxjs')}, ws ${version('ws')}, reconnecting-websocket ${version('reconnecting-websocket')}, partysocket ${version('partysocket')} |
 | date | ${new Date().toISOString()} |
 | scenarios | ${opts.scenarios.join(', ')} (${durations.join(', ')}); ${seconds.toFixed(0)} s in total |

@@ -2,7 +2,6 @@
 // server and client processes, interleaves the stacks within each repetition, and turns the
 // replies into a RESULTS.md section, a console table and the figures the targets table needs.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +21,8 @@ export interface Context {
   readonly log: (line: string) => void;
   /** Overrides N of scenarios 1 and 3 (`--messages`). */
   readonly messages: number | undefined;
+  /** `file:` URL of the rxtether bundle built for this run (bench/rxtether.ts). */
+  rxtetherUrl(): string;
   /** Starts a client worker for one stack (with `--expose-gc`, and `--cpu-prof` if asked). */
   startClient(id: StackId, name: string): Promise<Child>;
   /** One persistent worker per stack (started on first use), shared by scenarios 1, 2, 3 and 5. */
@@ -602,26 +603,12 @@ that has a capacity.${problemList(s.all())}`,
 
 export async function scenarioImport(ctx: Context): Promise<SectionResult> {
   const reps = ctx.reps ?? (ctx.quick ? 3 : 15);
-  // The package as the current sources build it (dist/ may be stale): one ESM bundle with
-  // rxjs external, as tsup builds dist/index.js.
-  const { build } = await import('esbuild');
-  const outDir = resolve(HERE, '.out/import');
-  mkdirSync(outDir, { recursive: true });
-  // One file per run: a smoke test and a real run may overlap.
-  const bundle = resolve(outDir, `rxtether-${process.pid}.mjs`);
-  await build({
-    entryPoints: [resolve(ROOT, 'src/index.ts')],
-    bundle: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node18',
-    external: ['rxjs', 'rxjs/*', 'ws'],
-    outfile: bundle,
-    logLevel: 'silent',
-  });
+  // The package as the current sources build it (dist/ may be stale): the run's bundle
+  // (bench/rxtether.ts), rxjs external, as tsup builds dist/index.js.
+  const bundle = ctx.rxtetherUrl();
   const targets = [
     { id: 'rxjs', specifier: 'rxjs' },
-    { id: 'rxtether', specifier: new URL(`file://${bundle}`).href },
+    { id: 'rxtether', specifier: bundle },
   ] as const;
   const times = new Map<string, number[]>(targets.map((t) => [t.id, []]));
   const problems: string[] = [];
@@ -637,7 +624,6 @@ export async function scenarioImport(ctx: Context): Promise<SectionResult> {
       if (r > 0) times.get(t.id)!.push(ms); // the first round warms the disk cache
     }
   }
-  rmSync(bundle, { force: true });
   const rx = times.get('rxjs')!;
   const rt = times.get('rxtether')!;
   const added = median(rt) - median(rx);
@@ -652,8 +638,8 @@ export async function scenarioImport(ctx: Context): Promise<SectionResult> {
     ctx,
     'Import time',
     `Time for \`await import(…)\` in a fresh \`node\` process (no loader), measured inside the
-process with \`performance.now()\`: rxjs alone, then rxtether as the current sources bundle
-(esbuild, ESM, rxjs external, as \`dist/index.js\`). ${reps} processes each, alternating, after one
+process with \`performance.now()\`: rxjs alone, then rxtether as the run's bundle of the current
+sources (esbuild, ESM, no keepNames, rxjs external, as \`dist/index.js\`; see the header). ${reps} processes each, alternating, after one
 unmeasured round; median (min–max).`,
     table,
     `"Added" is the difference of the medians.${problemList(problems)}`,

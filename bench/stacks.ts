@@ -1,7 +1,11 @@
 // The client stacks the benchmark compares, each written the way its documentation shows, all
 // with `ws` as the WebSocket implementation. A stack is loaded only inside its own client
 // worker process (bench/client.ts), so no stack's code shapes another one's JIT or heap.
+// The competitors come from node_modules as they are; rxtether comes from the bundle the
+// runner builds from the current sources as dist is built (bench/rxtether.ts), never from
+// the TypeScript sources through tsx.
 import type { WebSocket as WsWebSocket } from 'ws';
+import type { Rxtether } from './rxtether.js';
 import type { Msg } from './wire.js';
 import { subscribeMessage } from './wire.js';
 
@@ -209,9 +213,9 @@ function reconnecting(id: 'rws' | 'partysocket', Ctor: ReconnectingCtor): Stack 
 // ---------------------------------------------------------------------------------------------
 // rxtether
 
-async function rxtetherConnect(): Promise<Stack> {
+async function rxtetherConnect(rxtether: Rxtether): Promise<Stack> {
   const { Subject } = await import('rxjs');
-  const { connect, retryWithJitteredBackoff } = await import('rxtether');
+  const { connect, retryWithJitteredBackoff } = rxtether;
   return {
     id: 'rxtether-connect',
     label: STACK_LABELS['rxtether-connect'],
@@ -241,9 +245,9 @@ async function rxtetherConnect(): Promise<Stack> {
   };
 }
 
-async function rxtetherClient(): Promise<Stack> {
+async function rxtetherClient(rxtether: Rxtether): Promise<Stack> {
   const { Subscription } = await import('rxjs');
-  const { createSocket, isNextInSequence } = await import('rxtether');
+  const { createSocket, isNextInSequence } = rxtether;
   return {
     id: 'rxtether-client',
     label: STACK_LABELS['rxtether-client'],
@@ -288,8 +292,15 @@ async function rxtetherClient(): Promise<Stack> {
   };
 }
 
-/** Loads one stack (and only its modules). */
-export async function loadStack(id: StackId): Promise<Stack> {
+/**
+ * Loads one stack (and only its modules). `rxtether`: the bundle the runner built
+ * (bench/rxtether.ts, loaded with `importRxtether`), required by the rxtether stacks.
+ */
+export async function loadStack(id: StackId, rxtetherModule: Rxtether | undefined): Promise<Stack> {
+  const rxtether = (): Rxtether => {
+    if (rxtetherModule === undefined) throw new Error(`bench: stack ${id} needs the rxtether bundle`);
+    return rxtetherModule;
+  };
   switch (id) {
     case 'ws':
       return rawWs();
@@ -306,8 +317,8 @@ export async function loadStack(id: StackId): Promise<Stack> {
       return reconnecting('partysocket', ReconnectingWebSocket as unknown as ReconnectingCtor);
     }
     case 'rxtether-connect':
-      return rxtetherConnect();
+      return rxtetherConnect(rxtether());
     case 'rxtether-client':
-      return rxtetherClient();
+      return rxtetherClient(rxtether());
   }
 }

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,8 +10,12 @@ import { Sink, makeSinks } from '../../bench/wire.js';
  * `npm run bench -- --quick` in a child process, as a smoke test: every scenario runs with a
  * tiny N and one repetition, against real server and client processes on 127.0.0.1. It checks
  * that the run completes, that no stack was flagged WRONG (every message counted, in order,
- * every connection opened and re-subscribed) and that the results file is written. No figure
- * is asserted: timings on a shared machine mean nothing here.
+ * every connection opened and re-subscribed) and that the results file is written. It also
+ * covers how rxtether is loaded: the run bundles the current sources as dist is built (no tsx
+ * keepNames) and every rxtether worker imports that bundle (bench/rxtether.ts), which checks the
+ * loaded code for `__name(` wrappers and a second rxjs copy; the header says so, and the
+ * bundle is gone after the run. No figure is asserted: timings on a shared machine mean
+ * nothing here.
  */
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -76,6 +80,11 @@ describe('npm run bench -- --quick', () => {
         expect(md).toContain(heading);
       }
       expect(md).not.toContain('## Problems');
+      // rxtether came from the run's fresh bundle, not from the sources through tsx.
+      expect(md).toMatch(/^\| rxtether loaded as \| esbuild bundle of the current sources .*no keepNames.* \|$/m);
+      const bundleDir = /^rxtether: esbuild bundle .*, into (\S+)\/;/m.exec(run.output)?.[1];
+      expect(bundleDir, run.output.slice(0, 2000)).toMatch(/^bench\/\.out\/rxtether-\d+$/);
+      expect(existsSync(join(ROOT, bundleDir!))).toBe(false);
       expect(md).not.toMatch(/\| (\*\*)?WRONG(\*\*)? \|/);
       // Every stack has a row in the push table, each one checked.
       const push = md.slice(md.indexOf('## Scenario 1'), md.indexOf('## Scenario 2'));

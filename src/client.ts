@@ -358,6 +358,11 @@ interface ChannelEntry<In, Out> {
   fail: (error: unknown) => void;
   /** Feeds the current activation (before its resume filter); `undefined` while inactive. */
   sink: Subscriber<In> | undefined;
+  /**
+   * `deliveries.issued` when the current activation began: a message being delivered then
+   * (numbered up to this) predates the activation and is not routed to it.
+   */
+  attachedAt: number;
   /** `spec.matches` and `spec.isRejection`, guarded. */
   readonly matches: (message: In) => boolean;
   readonly isRejection: (message: In) => boolean;
@@ -421,6 +426,34 @@ class Multicast<T> implements SubjectLike<T> {
     for (const observer of observers) observer.complete();
   }
 }
+
+/** Numbers what messages$ delivers, so the router can tell what predates a channel. */
+interface Deliveries {
+  /** Messages handed to messages$ subscribers so far. */
+  issued: number;
+  /** The number of the message being delivered (0 between deliveries). */
+  current: number;
+}
+
+/**
+ * The multicast behind messages$: numbers each message before any subscriber sees it. The
+ * router may be any subscriber of the list; a channel opened by an earlier one while a message
+ * is delivered must not receive that message, as with a subscriber of a `Subject`.
+ */
+class NumberedMulticast<T> extends Multicast<T> {
+  constructor(private readonly deliveries: Deliveries) {
+    super();
+  }
+
+  override next(value: T): void {
+    const deliveries = this.deliveries;
+    const outer = deliveries.current; // a message delivered from within a delivery
+    deliveries.current = ++deliveries.issued;
+    super.next(value);
+    deliveries.current = outer;
+  }
+}
+
 /**
  * How a socket being replaced (or left idle) is closed: not 1000/1001, so that a gateway keeps
  * the session, and without waiting for a peer that may be dead to answer.
@@ -522,6 +555,7 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
   const attached = new Set<ChannelEntry<In, Out>>();
   let router: Subscription | undefined;
   let routes: ChannelEntry<In, Out>[] | undefined; // attached as an array, rebuilt after a change
+  const deliveries: Deliveries = { issued: 0, current: 0 };
   const counters = { reconnects: 0, dropped: 0 };
   const closed$ = new Subject<void>();
   const events = new Subject<SocketEvent<Out>>();
@@ -985,7 +1019,7 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
       if (!final) setStatus({ state: 'idle' });
     }),
     share({
-      connector: () => new Multicast<In>(),
+      connector: () => new NumberedMulticast<In>(deliveries),
       resetOnError: true,
       resetOnComplete: true,
       resetOnRefCountZero: () => (final || linger === 0 ? of(true) : timer(linger, scheduler)),
@@ -1020,15 +1054,21 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
     }
   }
 
+  /** The router's observer: each message to the channels that were open when it was delivered. */
   function route(message: In): void {
+    // A channel opened during this delivery (by a messages$ subscriber before the router) did
+    // not exist when the message arrived: its subscribe had not even been written.
+    const current = deliveries.current;
     if (channelKeyOf) {
       const key = channelKeyOf(message);
       const entry = key === undefined ? undefined : channels.get(key);
-      if (entry) deliver(entry, message);
+      if (entry && entry.attachedAt < current) deliver(entry, message);
       return;
     }
     routes ??= [...attached];
-    for (const entry of routes) deliver(entry, message);
+    for (const entry of routes) {
+      if (entry.attachedAt < current) deliver(entry, message);
+    }
   }
 
   /** messages$ ended (a terminal failure or close()): so do the channels fed at that moment. */
@@ -1060,6 +1100,7 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
       live: false,
       fail: () => {},
       sink: undefined,
+      attachedAt: 0,
       matches: spec.matches ? guarded(spec.matches, false, spec.key) : always,
       isRejection: spec.isRejection ? guarded(spec.isRejection, false, spec.key) : never,
       stream$: new Observable<In>((subscriber) => {
@@ -1080,6 +1121,7 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
             ? feed.pipe(resumeFrom(entryCursor, { onGap: (error) => events.next({ type: 'gap', error, channel: spec.key }) }))
             : feed
         ).subscribe(subscriber);
+        entry.attachedAt = deliveries.issued;
         attached.add(entry);
         routes = undefined;
         if (!router) {

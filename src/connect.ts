@@ -32,8 +32,11 @@ export interface CloseRequest {
   readonly reason?: string;
   /**
    * Send the close frame, then terminate the connection at once instead of waiting for the
-   * peer's close frame: for a socket being replaced because the peer looks dead. Where the
-   * socket cannot be terminated (browsers), the close frame alone is sent.
+   * peer's close frame: for a socket being replaced because the peer looks dead. With `ws`,
+   * frames sent before it that are not written yet (being compressed by permessage-deflate,
+   * or queued behind one that is) are written first: the termination waits for them, at
+   * most `closeTimeout`. Where the socket cannot be terminated (browsers), the close frame
+   * alone is sent.
    * @defaultValue `false`: wait up to `closeTimeout` for the close handshake
    */
   readonly terminate?: boolean;
@@ -134,7 +137,8 @@ export interface ConnectConfig<In = unknown, Out = unknown> {
   /**
    * Time, in ms, to wait for the peer's close frame after this side closed, and for a
    * `close` event after an `error` event; past it the socket is terminated (where it can be)
-   * and the attempt ends. 1 to 2^31−1.
+   * and the attempt ends. Also the longest a `terminate` close request waits for the frames
+   * sent before it to be written. 1 to 2^31−1.
    * @defaultValue `1000`
    */
   readonly closeTimeout?: number;
@@ -201,6 +205,14 @@ const MISSING_WEBSOCKET =
   "import { WebSocket } from 'ws'; connect({ url, WebSocketCtor: WebSocket })";
 
 const noop = (): void => {};
+
+/** `ws`'s send with a callback, called once the frame is written (or could not be). */
+interface WsSend {
+  send(data: WebSocketData, options: object, cb: (error?: Error) => void): void;
+}
+
+/** ws copies its send options: one empty object serves every send. */
+const NO_SEND_OPTIONS = {};
 
 /** The `net.Socket` (or `tls.TLSSocket`) under a `ws` client, found on its `upgrade` response. */
 interface CorkableSocket {
@@ -270,7 +282,10 @@ const defaultSerialize = (value: unknown): WebSocketData => {
  * - **Sending** (`ws` in Node, also through `socketFactory`): the frames sent in one tick
  *   (handshake, `outgoing`) are written to the TCP socket together at the end of that tick (a
  *   microtask), in order, as separate frames: one write instead of one per frame. Closing or
- *   terminating writes them first. Browsers and other sockets send each frame as it comes.
+ *   terminating writes them first: a termination waits, at most `closeTimeout`, until the
+ *   frames sent before it are written (with permessage-deflate, `ws` compresses frames of
+ *   1 KiB and more, by default, asynchronously). Browsers and other sockets send each frame
+ *   as it comes.
  *
  * Nothing happens until subscribe: importing rxtether or calling `connect` touches no global
  * and starts no timer, so it is safe under server-side rendering.
@@ -443,6 +458,14 @@ function openConnection<In, Out>(c: Normalized<In, Out>, subscriber: Subscriber<
   // `ws` only: the TCP socket, corked from the first send of a tick to the end of that tick.
   let tcp: CorkableSocket | undefined;
   let corked = false;
+  // `ws` with `tcp` only: frames handed to ws whose send callback has not run, i.e. not yet
+  // written to `tcp` (with permessage-deflate, ws compresses a large frame asynchronously and
+  // queues later frames, and the close frame, behind it). A terminate waits for them.
+  let unsent = 0;
+  let drained: (() => void) | undefined;
+  const onSent = (): void => {
+    if (--unsent === 0) drained?.();
+  };
 
   /** Stops every timer and listener of this subscription and hands back the socket, if any. */
   function release(): WebSocketLike | undefined {
@@ -551,7 +574,13 @@ function openConnection<In, Out>(c: Normalized<In, Out>, subscriber: Subscriber<
         tcp.cork();
         queueMicrotask(flush);
       }
-      socket?.send(c.serialize(value));
+      const data = c.serialize(value);
+      if (tcp) {
+        unsent++;
+        (socket as WebSocketLike & WsSend).send(data, NO_SEND_OPTIONS, onSent);
+      } else {
+        socket?.send(data);
+      }
     } catch (error) {
       fail(error);
     }
@@ -781,10 +810,22 @@ function openConnection<In, Out>(c: Normalized<In, Out>, subscriber: Subscriber<
       }
       if (node?.terminate) {
         const terminate = node.terminate.bind(node);
-        if (request.terminate === true) terminate();
+        if (request.terminate === true && unsent === 0) terminate();
         else {
+          // Wait for the close handshake or, with `terminate`, only until the frames sent
+          // before it are written (the close frame is queued behind them): closeTimeout at most.
           const timer = scheduler.schedule(terminate, c.closeTimeout);
-          s.onclose = () => timer.unsubscribe();
+          s.onclose = () => {
+            timer.unsubscribe();
+            drained = undefined;
+          };
+          if (request.terminate === true) {
+            drained = () => {
+              drained = undefined;
+              timer.unsubscribe();
+              terminate();
+            };
+          }
         }
       }
     } else if (s) {

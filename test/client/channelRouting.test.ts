@@ -1,5 +1,7 @@
+import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it, vi } from 'vitest';
-import { type ChannelSpec, type SocketConfig, isChannelRejectedError } from '../../src/index.js';
+import { type ChannelSpec, type SocketConfig, type SocketEvent, createSocket, isChannelRejectedError } from '../../src/index.js';
+import { createFakeServer } from 'rxtether/testing';
 import { useDisposer } from '../helpers/dispose.js';
 import { observe } from '../helpers/observe.js';
 import { framesOf, protocolClient as baseClient, topic, whenOpen as open } from '../helpers/protocolClient.js';
@@ -143,5 +145,62 @@ describe('createSocket channel routing', () => {
     expect([a.stopped(), b.stopped()]).toEqual([true, true]);
     const late = observe(socket.channel(topic('c')));
     expect(late.stopped()).toBe(true);
+  });
+});
+
+interface Frame {
+  readonly type: string;
+  readonly channel?: string;
+  readonly seq?: number;
+}
+
+/** A channel resumed by `seq`: its subscribe asks for what follows the cursor, or everything. */
+const resumedTopic = (key: string): ChannelSpec<Frame, Frame, unknown> => ({
+  key,
+  subscribe: (cursor) => ({ type: 'subscribe', channel: key, ...(cursor !== undefined ? { after: cursor } : {}) }),
+  matches: (m) => m.type === 'msg' && m.channel === key,
+  cursorOf: (m) => m.seq,
+  project: (m) => m.seq,
+});
+
+describe.each(['channelKeyOf', 'matches'] as const)('createSocket channel opened during a delivery (routing by %s)', (mode) => {
+  it('should not receive the message being delivered, which predates its subscribe', () => {
+    const scheduler = new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
+    scheduler.run(() => {
+      // x#5 arrives at 3, before the client subscribes x; the server answers the subscribe with
+      // x's history from the start (1, 2). Had x#5 reached x, it would have set x's cursor and
+      // 1, 2 would have been dropped as duplicates: a gap without a gap event.
+      const server = createFakeServer(scheduler, [
+        {
+          marbles: '-o-a-bc',
+          values: {
+            a: { type: 'msg', channel: 'x', seq: 5 },
+            b: { type: 'msg', channel: 'x', seq: 1 },
+            c: { type: 'msg', channel: 'x', seq: 2 },
+          },
+        },
+      ]);
+      const socket = createSocket<Frame, Frame>({
+        url: 'ws://test/',
+        socketFactory: server.socketFactory,
+        ...(mode === 'channelKeyOf' ? { channelKeyOf: (m: Frame) => m.channel } : {}),
+      });
+      const events: SocketEvent<Frame>[] = [];
+      socket.events$.subscribe((e) => events.push(e));
+      const x: unknown[] = [];
+      let xOpen = false;
+      // An app that opens a channel when it first hears of it, subscribed before any channel,
+      // so before the one subscription that feeds the channels.
+      socket.messages$.subscribe((m) => {
+        if (m.channel === 'x' && !xOpen) {
+          xOpen = true;
+          socket.channel(resumedTopic('x')).subscribe((v) => x.push(v));
+        }
+      });
+      socket.channel(resumedTopic('y')).subscribe();
+      scheduler.flush();
+      expect(x).toEqual([1, 2]);
+      expect(events.filter((e) => e.type === 'gap')).toEqual([]);
+    });
   });
 });

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
-import { Subject } from 'rxjs';
+import { type SchedulerLike, Subject, type Subscription, asyncScheduler } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { connect } from '../../src/index.js';
@@ -33,6 +33,20 @@ function tapped(): { factory: (url: string, protocols: string[] | undefined) => 
     },
     tcp: () => tcp!,
   };
+}
+
+/** A scheduler on real time that can tell how many of its timers are still due. */
+function countingScheduler(): { scheduler: SchedulerLike; pending: () => number } {
+  const timers: Subscription[] = [];
+  const scheduler: SchedulerLike = {
+    now: () => asyncScheduler.now(),
+    schedule: (...args: Parameters<SchedulerLike['schedule']>) => {
+      const timer = asyncScheduler.schedule(...args);
+      timers.push(timer);
+      return timer;
+    },
+  } as SchedulerLike;
+  return { scheduler, pending: () => timers.filter((t) => !t.closed).length };
 }
 
 /** Subscribes; resolves once the socket is open and `outgoing` is subscribed. */
@@ -108,6 +122,58 @@ describe('connect: sends of one tick', () => {
     for (let i = 0; i < 100; i++) received.push(await conn.messages.next());
     expect(received).toEqual(Array.from({ length: 100 }, (_, i) => `m${i}`));
     expect(await conn.closed).toEqual({ code: 4000, reason: 'reconnect' });
+  });
+
+  it('should write the frames of the tick before terminating when permessage-deflate is on', async () => {
+    // ws compresses a frame of 1024 B or more asynchronously and queues later frames (and the
+    // close frame) behind it: uncorking writes nothing yet, so terminate() must wait for them.
+    const s = await startServer({ perMessageDeflate: true });
+    defer(() => s.close());
+    const out = new Subject<string>();
+    const timers = countingScheduler();
+    const o = await open({
+      url: s.url,
+      WebSocketCtor: WebSocket,
+      outgoing: out,
+      serialize: (v) => v,
+      scheduler: timers.scheduler,
+      closeOnUnsubscribe: { code: 4000, reason: 'reconnect', terminate: true },
+    });
+    const conn = await s.connections.next();
+    const big = `big:${'x'.repeat(2000)}`;
+    out.next(big);
+    out.next('small');
+    o.subscription.unsubscribe(); // same tick
+    expect(await conn.closed).toEqual({ code: 4000, reason: 'reconnect' }); // frames arrive before it
+    expect(conn.messages.size).toBe(2);
+    expect([await conn.messages.next(), await conn.messages.next()]).toEqual([big, 'small']);
+    expect(timers.pending()).toBe(0); // the closeTimeout cap was cleared, not left to run
+  });
+
+  it('should terminate after closeTimeout when the frames before a terminate cannot be written', async () => {
+    // The peer reads nothing, so the TCP buffers fill: terminate() waits no longer than closeTimeout.
+    const s = await server();
+    const out = new Subject<string>();
+    const tap = tapped();
+    const o = await open({
+      url: s.url,
+      socketFactory: tap.factory,
+      outgoing: out,
+      serialize: (v) => v,
+      closeTimeout: 20,
+      closeOnUnsubscribe: { code: 4000, reason: 'reconnect', terminate: true },
+    });
+    const conn = await s.connections.next();
+    conn.socket.pause();
+    const payload = 'x'.repeat(64 * 1024);
+    for (let i = 0; i < 400; i++) out.next(payload); // 26 MB: more than the kernel buffers take
+    await Promise.resolve();
+    const tcp = tap.tcp();
+    expect(tcp.writableLength).toBeGreaterThan(0); // still held by Node: not written yet
+    const gone = once(tcp, 'close');
+    o.subscription.unsubscribe();
+    expect(tcp.destroyed).toBe(false); // waits for the frames…
+    await gone; // …but not for ever
   });
 
   it('should cork a wss: (TLS) connection too', async () => {

@@ -17,6 +17,7 @@ import {
 import { useDisposer } from '../helpers/dispose.js';
 import { observe } from '../helpers/observe.js';
 import { startDeafServer, startRejectingServer, startServer, startSilentServer } from '../helpers/server.js';
+import { clientFrames, closeFrameOf } from '../helpers/wsFrames.js';
 
 const defer = useDisposer();
 
@@ -127,14 +128,8 @@ describe('connect', () => {
       await opened;
       o.subscription.unsubscribe();
       await tcp.closed; // ws alone would wait 30 s for the close handshake
-      // The close frame (opcode 0x88) was sent first, with code 1000.
-      const bytes = tcp.received();
-      const closeFrameAt = bytes.lastIndexOf(0x88);
-      expect(closeFrameAt).toBeGreaterThan(-1);
-      // Client frames are masked: 0x88, 0x80|2 (length 2), 4-byte mask, then the masked code.
-      const mask = bytes.subarray(closeFrameAt + 2, closeFrameAt + 6);
-      const code = ((bytes[closeFrameAt + 6]! ^ mask[0]!) << 8) | (bytes[closeFrameAt + 7]! ^ mask[1]!);
-      expect(code).toBe(1000);
+      // The close frame was sent first, with code 1000.
+      expect(closeFrameOf(clientFrames(tcp.received()))).toEqual({ code: 1000, reason: '' });
     });
   });
 
@@ -156,10 +151,8 @@ describe('connect', () => {
       await opened;
       o.subscription.unsubscribe();
       await tcp.closed;
-      const bytes = tcp.received();
-      const at = bytes.lastIndexOf(0x88);
-      const mask = bytes.subarray(at + 2, at + 6);
-      expect(((bytes[at + 6]! ^ mask[0]!) << 8) | (bytes[at + 7]! ^ mask[1]!)).toBe(4000); // the frame went out first
+      // The frame went out first.
+      expect(closeFrameOf(clientFrames(tcp.received()))).toEqual({ code: 4000, reason: 'reconnect' });
     });
   });
 

@@ -253,8 +253,12 @@ describe('rxtether/node against a real ws server', () => {
     const firstOf2 = received.findIndex(([conn]) => conn === 2);
     expect(received.slice(firstOf2).every(([conn]) => conn === 2)).toBe(true);
     expect(statuses).toContain('reconnecting');
-    // The last subscriber left: createSocket closes its socket (4000, so a session survives).
-    await expect(conn2.closed).resolves.toBe(4000);
+    // The last subscriber left: createSocket closes its socket with 4000, never 1000/1001, so a
+    // session survives. It terminates right after the frame while the feed still has bytes in
+    // the client's receive queue, so the kernel resets the connection (RST), and the server's
+    // kernel may drop the close frame before the server reads it: the server then sees 1006,
+    // which keeps a session too.
+    expect([4000, 1006]).toContain(await conn2.closed);
   });
 
   it('should read the session handshake of a reconnect before pausing, so that it does not time out', async () => {

@@ -19,6 +19,7 @@
 // a wrong run is flagged in the table and reported to the runner as a problem.
 import { type Observable, Subscription, filter, share } from 'rxjs';
 import { FakeSocket } from './fakeSocket.js';
+import { listFlag, numberFlag, readFlags } from './args.js';
 import { type Rxtether, type RxtetherBuild, buildRxtether, importRxtether } from './rxtether.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -45,51 +46,25 @@ usage: node --expose-gc --import tsx bench/pipeline.ts [--quick] [--messages N] 
 }
 
 function parseOptions(argv: string[]): Options {
-  let messages: number | undefined;
-  let reps: number | undefined;
-  let quick = false;
-  let layers: string[] | undefined;
-  let verbose = false;
-  let rxtether: string | undefined;
-  const positiveInt = (name: string, value: string | undefined): number => {
-    const n = Number(value);
-    if (!Number.isSafeInteger(n) || n < 1) usage(`${name} needs a positive integer, got ${String(value)}`);
-    return n;
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const [flag, inline] = arg.includes('=') ? (arg.split('=', 2) as [string, string]) : [arg, undefined];
-    const value = (): string | undefined => inline ?? argv[++i];
-    switch (flag) {
-      case '--quick':
-        quick = true;
-        break;
-      case '--messages':
-        messages = positiveInt('--messages', value());
-        break;
-      case '--reps':
-        reps = positiveInt('--reps', value());
-        break;
-      case '--layers': {
-        const list = (value() ?? '').split(',').filter(Boolean);
-        const unknown = list.filter((id) => !LAYER_IDS.includes(id));
-        if (list.length === 0 || unknown.length > 0) usage(`unknown layer(s): ${unknown.join(', ') || '(none given)'}`);
-        layers = list;
-        break;
-      }
-      case '--rxtether':
-        rxtether = value() ?? usage('--rxtether needs a file: URL');
-        break;
-      case '--verbose':
-        verbose = true;
-        break;
-      case '--help':
-      case '-h':
-        usage('help');
-      default:
-        usage(`unknown argument ${arg}`);
-    }
-  }
+  const flags = readFlags(
+    argv,
+    {
+      quick: { type: 'boolean' },
+      messages: { type: 'string' },
+      reps: { type: 'string' },
+      layers: { type: 'string' },
+      rxtether: { type: 'string' },
+      verbose: { type: 'boolean' },
+    },
+    usage,
+  );
+  const positiveInt = (n: number): boolean => Number.isSafeInteger(n) && n >= 1;
+  const quick = flags.quick ?? false;
+  const messages = numberFlag('--messages', flags.messages, positiveInt, 'a positive integer', usage);
+  const reps = numberFlag('--reps', flags.reps, positiveInt, 'a positive integer', usage);
+  const layers = listFlag('--layers', flags.layers, LAYER_IDS, usage);
+  const verbose = flags.verbose ?? false;
+  const rxtether = flags.rxtether;
   return {
     messages: messages ?? (quick ? 20_000 : 1_000_000),
     reps: reps ?? (quick ? 1 : 5),

@@ -33,6 +33,7 @@ import os from 'node:os';
 import { dirname, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { fork } from 'node:child_process';
+import { listFlag, numberFlag, readFlags } from './args.js';
 import { Child, ServerProcess, withTimeout } from './processes.js';
 import { type RxtetherBuild, buildRxtether } from './rxtether.js';
 import { type Context, type SectionResult, scenarioIdle, scenarioImport, scenarioLatency, scenarioPush, scenarioReconnect, scenarioSend, scenarioStorm } from './scenarios.js';
@@ -73,63 +74,29 @@ usage: tsx bench/run.ts [--quick] [--scenario ids] [--stacks ids] [--reps R] [--
 }
 
 function parseOptions(argv: string[]): Options {
-  let quick = false;
-  let scenarios: ScenarioId[] | undefined;
-  let stacks: StackId[] | undefined;
-  let reps: number | undefined;
-  let out: string | undefined;
-  let messages: number | undefined;
-  let cpuProf = false;
-  let verbose = false;
-  const list = <T extends string>(name: string, value: string | undefined, allowed: readonly T[]): T[] => {
-    const items = (value ?? '').split(',').filter(Boolean);
-    const unknown = items.filter((x) => !allowed.includes(x as T));
-    if (items.length === 0 || unknown.length) usage(`${name}: unknown ${unknown.join(', ') || '(none given)'}`);
-    return items as T[];
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const [flag, inline] = arg.includes('=') ? (arg.split('=', 2) as [string, string]) : [arg, undefined];
-    const value = (): string | undefined => inline ?? argv[++i];
-    switch (flag) {
-      case '--quick':
-        quick = true;
-        break;
-      case '--scenario':
-      case '--scenarios':
-        scenarios = list('--scenario', value(), SCENARIOS);
-        break;
-      case '--stacks':
-        stacks = list('--stacks', value(), STACK_IDS);
-        break;
-      case '--reps': {
-        const n = Number(value());
-        if (!Number.isSafeInteger(n) || n < 1) usage('--reps needs a positive integer');
-        reps = n;
-        break;
-      }
-      case '--out':
-        out = value() ?? usage('--out needs a file name');
-        break;
-      case '--messages': {
-        const n = Number(value());
-        if (!Number.isSafeInteger(n) || n < 10) usage('--messages needs an integer ≥ 10');
-        messages = n;
-        break;
-      }
-      case '--cpu-prof':
-        cpuProf = true;
-        break;
-      case '--verbose':
-        verbose = true;
-        break;
-      case '--help':
-      case '-h':
-        usage('help');
-      default:
-        usage(`unknown argument ${arg}`);
-    }
-  }
+  const flags = readFlags(
+    argv,
+    {
+      quick: { type: 'boolean' },
+      scenario: { type: 'string' },
+      scenarios: { type: 'string' },
+      stacks: { type: 'string' },
+      reps: { type: 'string' },
+      out: { type: 'string' },
+      messages: { type: 'string' },
+      'cpu-prof': { type: 'boolean' },
+      verbose: { type: 'boolean' },
+    },
+    usage,
+  );
+  const quick = flags.quick ?? false;
+  const scenarios = listFlag('--scenario', flags.scenario ?? flags.scenarios, SCENARIOS, usage);
+  const stacks = listFlag('--stacks', flags.stacks, STACK_IDS, usage);
+  const reps = numberFlag('--reps', flags.reps, (n) => Number.isSafeInteger(n) && n >= 1, 'a positive integer', usage);
+  const out = flags.out;
+  const messages = numberFlag('--messages', flags.messages, (n) => Number.isSafeInteger(n) && n >= 10, 'an integer ≥ 10', usage);
+  const cpuProf = flags['cpu-prof'] ?? false;
+  const verbose = flags.verbose ?? false;
   const partial = scenarios !== undefined || stacks !== undefined || reps !== undefined || messages !== undefined || cpuProf;
   const chosenStacks = stacks ? STACK_IDS.filter((id) => id === 'ws' || stacks!.includes(id)) : [...STACK_IDS];
   return {

@@ -9,6 +9,7 @@
 import { writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { numberFlag, readFlags } from '../args.js';
 import { runStorm } from './index.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -26,48 +27,26 @@ usage: npx tsx bench/storm/main.ts [--quick] [--clients N] [--down S] [--capacit
 }
 
 function parse(argv: string[]) {
-  let quick = false;
-  let clients: number | undefined;
-  let down: number | undefined;
-  let capacity: number | undefined;
-  let seed: number | undefined;
-  let out: string | undefined;
-  const number = (flag: string, value: string | undefined, check: (n: number) => boolean): number => {
-    const n = Number(value);
-    if (value === undefined || value.trim() === '' || !check(n)) usage(`${flag} got ${String(value)}`);
-    return n;
+  const flags = readFlags(
+    argv,
+    {
+      quick: { type: 'boolean' },
+      clients: { type: 'string' },
+      down: { type: 'string' },
+      capacity: { type: 'string' },
+      seed: { type: 'string' },
+      out: { type: 'string' },
+    },
+    usage,
+  );
+  return {
+    quick: flags.quick ?? false,
+    clients: numberFlag('--clients', flags.clients, (n) => Number.isSafeInteger(n) && n >= 1 && n <= 10_000_000, 'an integer in 1–10,000,000', usage),
+    down: numberFlag('--down', flags.down, (n) => Number.isFinite(n) && n >= 0 && n <= 3600, 'seconds in 0–3600', usage),
+    capacity: numberFlag('--capacity', flags.capacity, (n) => Number.isFinite(n) && n > 0, 'a positive number', usage),
+    seed: numberFlag('--seed', flags.seed, (n) => Number.isSafeInteger(n), 'an integer', usage),
+    out: flags.out,
   };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const [flag, inline] = arg.includes('=') ? (arg.split('=', 2) as [string, string]) : [arg, undefined];
-    const value = (): string | undefined => inline ?? argv[++i];
-    switch (flag) {
-      case '--quick':
-        quick = true;
-        break;
-      case '--clients':
-        clients = number(flag, value(), (n) => Number.isSafeInteger(n) && n >= 1 && n <= 10_000_000);
-        break;
-      case '--down':
-        down = number(flag, value(), (n) => Number.isFinite(n) && n >= 0 && n <= 3600);
-        break;
-      case '--capacity':
-        capacity = number(flag, value(), (n) => Number.isFinite(n) && n > 0);
-        break;
-      case '--seed':
-        seed = number(flag, value(), (n) => Number.isSafeInteger(n));
-        break;
-      case '--out':
-        out = value() ?? usage('--out needs a directory');
-        break;
-      case '--help':
-      case '-h':
-        usage('help');
-      default:
-        usage(`unknown argument ${arg}`);
-    }
-  }
-  return { quick, clients, down, capacity, seed, out };
 }
 
 const args = parse(process.argv.slice(2));

@@ -12,14 +12,31 @@ export function median(xs: readonly number[]): number {
  * so pairing them there is steadier than dividing two medians. `undefined` without pairs.
  */
 export function pairedRatio(a: readonly number[], b: readonly number[] | undefined): number | undefined {
-  if (!b) return undefined;
+  const ratios = pairedRatios(a, b);
+  return ratios.length ? median(ratios) : undefined;
+}
+
+/** The per-repetition ratios `a[r] / b[r]` (finite pairs only); empty without `b`. */
+export function pairedRatios(a: readonly number[], b: readonly number[] | undefined): number[] {
+  if (!b) return [];
   const ratios: number[] = [];
   for (let r = 0; r < Math.min(a.length, b.length); r++) {
     const x = a[r]!;
     const y = b[r]!;
     if (Number.isFinite(x) && Number.isFinite(y) && y !== 0) ratios.push(x / y);
   }
-  return ratios.length ? median(ratios) : undefined;
+  return ratios;
+}
+
+/** The per-repetition differences `a[r] − b[r]` (finite pairs only). */
+export function pairedDifferences(a: readonly number[], b: readonly number[]): number[] {
+  const diffs: number[] = [];
+  for (let r = 0; r < Math.min(a.length, b.length); r++) {
+    const x = a[r]!;
+    const y = b[r]!;
+    if (Number.isFinite(x) && Number.isFinite(y)) diffs.push(x - y);
+  }
+  return diffs;
 }
 
 /** Digits for a figure of this size: 3 significant ones, at most 2 decimals. */
@@ -42,6 +59,18 @@ export function spread(xs: readonly number[], decimals?: number): string {
 
 export function ratio(x: number | undefined): string {
   return x === undefined ? '–' : `${x.toFixed(2)}×`;
+}
+
+/**
+ * The median of per-repetition ratios with their min–max, e.g. `1.46× (1.31–1.60×)`;
+ * the median alone for a single ratio, '–' for none.
+ */
+export function ratioSpread(ratios: readonly number[]): string {
+  const finite = ratios.filter(Number.isFinite);
+  if (finite.length === 0) return '–';
+  const m = ratio(median(finite));
+  if (finite.length === 1) return m;
+  return `${m} (${Math.min(...finite).toFixed(2)}–${Math.max(...finite).toFixed(2)}×)`;
 }
 
 export function bytes(x: number | undefined): string {

@@ -178,7 +178,9 @@ interface Target {
 function targets(f: Readonly<Record<string, number | undefined>>): Target[] {
   const has = (k: string): boolean => f[k] !== undefined && !Number.isNaN(f[k]);
   const judge = (k: string, ok: (x: number) => boolean): boolean | undefined => (has(k) ? ok(f[k]!) : undefined);
-  const x = (k: string): string => (has(k) ? `${f[k]!.toFixed(2)}×` : 'not measured');
+  // A paired ratio: its median, which the verdict uses, and its min–max over repetitions when reported.
+  const x = (k: string): string =>
+    has(k) ? `${f[k]!.toFixed(2)}×${has(`${k}.min`) && has(`${k}.max`) ? ` (${f[`${k}.min`]!.toFixed(2)}–${f[`${k}.max`]!.toFixed(2)}×)` : ''}` : 'not measured';
   // Scenario 7 reports one ratio per fleet size: the target is met when every size meets it.
   const storm = (id: string, what: string, goal: number): Target => {
     const sizes = Object.keys(f)
@@ -235,7 +237,9 @@ function targets(f: Readonly<Record<string, number | undefined>>): Target[] {
     {
       what: "`import('rxtether')` over importing rxjs alone (fresh processes)",
       target: '≤ 10 ms',
-      value: has('import.added') ? `${f['import.added']!.toFixed(1)} ms` : 'not measured',
+      value: has('import.added')
+        ? `${f['import.added']!.toFixed(1)} ms${has('import.added.min') && has('import.added.max') ? ` (${f['import.added.min']!.toFixed(1)}–${f['import.added.max']!.toFixed(1)} ms)` : ''}, median of paired per-round differences`
+        : 'not measured',
       met: judge('import.added', (v) => v <= 10),
     },
   ];
@@ -412,6 +416,10 @@ within each repetition, a different one first each time.
 ## Targets
 
 ${targetTable}
+
+Ratio targets are judged on the median of the per-repetition paired ratios; the range in
+parentheses is their min–max over repetitions. The import target is judged on the median of the
+per-round paired differences (min–max in parentheses).
 
 ${sections.join('\n')}
 ${problems.length ? `## Problems\n\n${problems.map((p) => `- ${p}`).join('\n')}\n` : ''}`;

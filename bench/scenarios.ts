@@ -6,7 +6,7 @@ import { dirname, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Child, ServerProcess, type SubscribedReport } from './processes.js';
-import { type Table, bytes, fmt, markdownTable, median, pairedRatio, ratio, rotate, spread, textTable } from './report.js';
+import { type Table, bytes, fmt, markdownTable, median, pairedDifferences, pairedRatios, ratioSpread, rotate, spread, textTable } from './report.js';
 import { BUILT_IN_RECONNECT, STACK_LABELS, type StackId } from './stacks.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -47,6 +47,20 @@ const label = (id: StackId, channels = 10): string =>
       : STACK_LABELS[id];
 
 const check = (problems: readonly string[]): string => (problems.length === 0 ? 'ok' : '**WRONG**');
+
+/** What every "× raw ws" column's note says about the range. */
+const RATIO_RANGE = 'The ratio is the median of the per-repetition paired ratios; the range in parentheses is their min–max over repetitions.';
+
+/**
+ * A figure for the targets table from per-repetition values: `name` is their median,
+ * `name.min` and `name.max` their range (absent with fewer than two).
+ */
+function rangeFigures(name: string, xs: readonly number[]): Record<string, number | undefined> {
+  const finite = xs.filter(Number.isFinite);
+  if (finite.length === 0) return { [name]: undefined };
+  if (finite.length === 1) return { [name]: finite[0] };
+  return { [name]: median(finite), [`${name}.min`]: Math.min(...finite), [`${name}.max`]: Math.max(...finite) };
+}
 
 /** The section's heading, table and notes, also printed to the console. */
 function section(ctx: Context, title: string, intro: string, table: Table, notes: string): string {
@@ -134,7 +148,7 @@ export async function scenarioPush(ctx: Context): Promise<SectionResult> {
   const raw = ctx.stacks.includes('ws') ? s.get('ws', 'cpu') : undefined;
   const table: Table = {
     headers: ['stack', 'messages/s', 'client CPU µs/msg', 'CPU × raw ws', 'check'],
-    rows: ctx.stacks.map((id) => [label(id), spread(s.get(id, 'rate')), spread(s.get(id, 'cpu')), ratio(pairedRatio(s.get(id, 'cpu'), raw)), check(s.of(id))]),
+    rows: ctx.stacks.map((id) => [label(id), spread(s.get(id, 'rate')), spread(s.get(id, 'cpu')), ratioSpread(pairedRatios(s.get(id, 'cpu'), raw)), check(s.of(id))]),
   };
   const markdown = section(
     ctx,
@@ -146,16 +160,16 @@ subscribers, one per channel, each gets every tenth seq). Time from sending \`go
 message; client CPU (user + system, \`process.cpuUsage()\`) over the same interval.
 ${reps} repetition(s) after one warm-up of ${warm.toLocaleString('en-US')} messages per stack; median (min–max).`,
     table,
-    `"CPU × raw ws" is the median over repetitions of each stack's CPU per message divided by raw
-\`ws\`'s in the same repetition.${problemList(s.all())}`,
+    `"CPU × raw ws" is, per repetition, each stack's CPU per message divided by raw \`ws\`'s in the
+same repetition: the median of those ratios, and in parentheses their min–max over repetitions.${problemList(s.all())}`,
   );
   return {
     markdown,
     problems: s.all(),
     figures: {
-      'receive.client': pairedRatio(s.get('rxtether-client', 'cpu'), raw),
-      'receive.connect': pairedRatio(s.get('rxtether-connect', 'cpu'), raw),
-      'receive.rxjs-share10': pairedRatio(s.get('rxjs-share10', 'cpu'), raw),
+      ...rangeFigures('receive.client', pairedRatios(s.get('rxtether-client', 'cpu'), raw)),
+      ...rangeFigures('receive.connect', pairedRatios(s.get('rxtether-connect', 'cpu'), raw)),
+      ...rangeFigures('receive.rxjs-share10', pairedRatios(s.get('rxjs-share10', 'cpu'), raw)),
     },
   };
 }
@@ -189,7 +203,7 @@ export async function scenarioLatency(ctx: Context): Promise<SectionResult> {
       spread(s.get(id, 'p50')),
       spread(s.get(id, 'p99')),
       spread(s.get(id, 'p999')),
-      ratio(pairedRatio(s.get(id, 'p50'), raw)),
+      ratioSpread(pairedRatios(s.get(id, 'p50'), raw)),
       check(s.of(id)),
     ]),
   };
@@ -201,9 +215,10 @@ export async function scenarioLatency(ctx: Context): Promise<SectionResult> {
 it, and the next one goes out when the echo reaches its subscriber. Latency from the send call
 to the subscriber's callback. One unrecorded round over all stacks first, then ${reps} repetition(s); each percentile is the median over repetitions (min–max).`,
     table,
-    `The server answers in the same process turn for every stack, so differences are the client's.${problemList(s.all())}`,
+    `The server answers in the same process turn for every stack, so differences are the client's.
+"p50 × raw ws" divides each stack's p50 by raw \`ws\`'s p50 in the same repetition. ${RATIO_RANGE}${problemList(s.all())}`,
   );
-  return { markdown, problems: s.all(), figures: { 'latency.client': pairedRatio(s.get('rxtether-client', 'p50'), raw) } };
+  return { markdown, problems: s.all(), figures: rangeFigures('latency.client', pairedRatios(s.get('rxtether-client', 'p50'), raw)) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -230,7 +245,7 @@ export async function scenarioSend(ctx: Context): Promise<SectionResult> {
   const raw = ctx.stacks.includes('ws') ? s.get('ws', 'rate') : undefined;
   const table: Table = {
     headers: ['stack', 'messages/s', 'client CPU µs/msg', 'throughput × raw ws', 'check'],
-    rows: ctx.stacks.map((id) => [label(id), spread(s.get(id, 'rate')), spread(s.get(id, 'cpu')), ratio(pairedRatio(s.get(id, 'rate'), raw)), check(s.of(id))]),
+    rows: ctx.stacks.map((id) => [label(id), spread(s.get(id, 'rate')), spread(s.get(id, 'cpu')), ratioSpread(pairedRatios(s.get(id, 'rate'), raw)), check(s.of(id))]),
   };
   const markdown = section(
     ctx,
@@ -243,14 +258,14 @@ interval. ${reps} repetition(s) after one warm-up per stack; median (min–max).
     table,
     `The server parses frames by hand (no JSON.parse, no ws) so that it is never what limits the
 rate. "× raw ws" pairs each stack with raw \`ws\` (one \`ws.send(JSON.stringify(m))\` per message)
-within a repetition.${problemList(s.all())}`,
+within a repetition. ${RATIO_RANGE}${problemList(s.all())}`,
   );
   return {
     markdown,
     problems: s.all(),
     figures: {
-      'send.client': pairedRatio(s.get('rxtether-client', 'rate'), raw),
-      'send.connect': pairedRatio(s.get('rxtether-connect', 'rate'), raw),
+      ...rangeFigures('send.client', pairedRatios(s.get('rxtether-client', 'rate'), raw)),
+      ...rangeFigures('send.connect', pairedRatios(s.get('rxtether-connect', 'rate'), raw)),
     },
   };
 }
@@ -296,7 +311,7 @@ export async function scenarioIdle(ctx: Context): Promise<SectionResult> {
       label(id, 1),
       spread(s.get(id, 'heap').map(Math.round), 0) + ' B',
       spread(s.get(id, 'rss').map(Math.round), 0) + ' B',
-      ratio(pairedRatio(s.get(id, 'heap'), raw)),
+      ratioSpread(pairedRatios(s.get(id, 'heap'), raw)),
       check(s.of(id)),
     ]),
   };
@@ -311,7 +326,8 @@ full GCs and \`process.memoryUsage()\` again. Per connection: the difference div
 ${reps} repetition(s); median (min–max).`,
     table,
     `Heap is V8's \`heapUsed\`. RSS also counts what lives outside V8's heap (Buffers, libuv handles,
-malloc arenas) and grows in pages and arenas, so it is the coarser of the two.${problemList(s.all())}`,
+malloc arenas) and grows in pages and arenas, so it is the coarser of the two. "heap × raw ws"
+divides each stack's heap per connection by raw \`ws\`'s in the same repetition. ${RATIO_RANGE}${problemList(s.all())}`,
   );
   const heap = (id: StackId): number | undefined => {
     const xs = s.get(id, 'heap').filter(Number.isFinite);
@@ -321,7 +337,7 @@ malloc arenas) and grows in pages and arenas, so it is the coarser of the two.${
     markdown,
     problems: s.all(),
     figures: {
-      'idle.connect': pairedRatio(s.get('rxtether-connect', 'heap'), raw),
+      ...rangeFigures('idle.connect', pairedRatios(s.get('rxtether-connect', 'heap'), raw)),
       'idle.client': heap('rxtether-client'),
       'idle.ws': heap('ws'),
     },
@@ -454,12 +470,12 @@ export async function scenarioReconnect(ctx: Context): Promise<SectionResult> {
   }
   const raw = ctx.stacks.includes('ws') ? s.get('ws', 'ms') : undefined;
   const table: Table = {
-    headers: ['stack', 'minimum delays', 'listening → 10 channels re-subscribed, ms', '× raw ws', `attempts in the ${downMs} ms outage`, `defaults: attempts in a ${outageMs / 1000} s outage`, 'check'],
+    headers: ['stack', 'minimum delays', 'listening → 10 channels re-subscribed, ms', '× raw ws', `attempts, kill → 10th subscribe (${downMs} ms down)`, `defaults: attempts in a ${outageMs / 1000} s outage`, 'check'],
     rows: ctx.stacks.map((id) => [
       label(id),
       MIN_DELAYS[id],
       spread(s.get(id, 'ms')),
-      ratio(pairedRatio(s.get(id, 'ms'), raw)),
+      ratioSpread(pairedRatios(s.get(id, 'ms'), raw)),
       spread(s.get(id, 'attempts'), 0),
       BUILT_IN_RECONNECT.has(id) ? spread(s.get(id, 'outage'), 0) : 'no built-in reconnect',
       check(s.of(id)),
@@ -477,9 +493,14 @@ ${reps} repetition(s), median (min–max). Then, for stacks with their own recon
 defaults: how many connection attempts (sockets constructed) they make while the server stays
 down for ${outageMs / 1000} s (${outageReps} repetition(s)).`,
     table,
-    `A stack that reconnects with no delay tries again as soon as each refusal arrives, so it
+    `"× raw ws" divides each stack's time by raw \`ws\`'s in the same repetition. ${RATIO_RANGE}
+"Attempts, kill → 10th subscribe" counts the sockets the stack constructed between a count
+taken just before the kill and one taken after the new server saw the 10th subscribe: the
+${downMs} ms the port was closed, plus the time to kill the old process and make the standby
+listen, plus the time to reconnect and re-subscribe; the successful attempt is included.
+A stack that reconnects with no delay tries again as soon as each refusal arrives, so it
 learns about the restart within one refusal; that is the floor, and the price is a busy loop
-while the server is away (the "attempts in the outage" column). The defaults column is the
+while the server is away (the attempts column). The defaults column is the
 "never spins" check: an exponential schedule makes a handful of attempts in ${outageMs / 1000} s.${problemList(s.all())}`,
   );
   const outage = (id: StackId): number | undefined => {
@@ -584,9 +605,13 @@ client's subscribe arrived. Attempts per client count every socket constructed f
 to that moment (refused ones included). ${reps} repetition(s), median (min–max).`,
     table,
     `Without jitter every client waits exactly \`initialDelay\` × 2^(attempt−1) from the same
-moment, so the whole fleet comes back in the same 100 ms window; full jitter spreads the same
-clients over the backoff window. Scenario 7 simulates the same rules at scale, with a server
-that has a capacity.${problemList(s.all())}`,
+moment, so all ${clients.toLocaleString('en-US')} clients *attempt* in the same millisecond. That does not mean they
+all *complete* in the same 100 ms: one client process and one server process get through only
+about as many handshakes per 100 ms as the measured peak, and attempts beyond that wait and are
+accepted in the following windows. That throughput also caps the no-jitter peak, so the peak
+understates how concentrated the attempts are. Full jitter spreads the attempts themselves
+over the backoff window. Scenario 7 simulates the same rules
+at scale, with a server that has a capacity.${problemList(s.all())}`,
   );
   return {
     markdown,
@@ -611,6 +636,8 @@ export async function scenarioImport(ctx: Context): Promise<SectionResult> {
     { id: 'rxtether', specifier: bundle },
   ] as const;
   const times = new Map<string, number[]>(targets.map((t) => [t.id, []]));
+  // Per measured round, both imports' times (NaN for a failed one), for the paired differences.
+  const rounds = new Map<string, number[]>(targets.map((t) => [t.id, []]));
   const problems: string[] = [];
   for (let r = 0; r < reps + 1; r++) {
     for (const t of rotate(targets, r)) {
@@ -619,19 +646,25 @@ export async function scenarioImport(ctx: Context): Promise<SectionResult> {
       const ms = Number(child.stdout);
       if (child.status !== 0 || !Number.isFinite(ms)) {
         problems.push(`import ${t.id}: exit ${String(child.status)} ${child.stderr.slice(0, 200)}`);
+        if (r > 0) rounds.get(t.id)!.push(NaN);
         continue;
       }
-      if (r > 0) times.get(t.id)!.push(ms); // the first round warms the disk cache
+      if (r > 0) {
+        // the first round warms the disk cache
+        times.get(t.id)!.push(ms);
+        rounds.get(t.id)!.push(ms);
+      }
     }
   }
   const rx = times.get('rxjs')!;
   const rt = times.get('rxtether')!;
-  const added = median(rt) - median(rx);
+  // Paired within a round: the two processes ran back to back, so a slow moment hits both.
+  const diffs = pairedDifferences(rounds.get('rxtether')!, rounds.get('rxjs')!);
   const table: Table = {
-    headers: ['import', 'ms', 'added over rxjs alone'],
+    headers: ['import', 'ms', 'added over rxjs alone, ms'],
     rows: [
       ['`import("rxjs")`', spread(rx), '–'],
-      ['`import("rxtether")` (which imports rxjs)', spread(rt), `${fmt(added)} ms`],
+      ['`import("rxtether")` (which imports rxjs)', spread(rt), spread(diffs)],
     ],
   };
   const markdown = section(
@@ -642,8 +675,10 @@ process with \`performance.now()\`: rxjs alone, then rxtether as the run's bundl
 sources (esbuild, ESM, no keepNames, rxjs external, as \`dist/index.js\`; see the header). ${reps} processes each, alternating, after one
 unmeasured round; median (min–max).`,
     table,
-    `"Added" is the difference of the medians.${problemList(problems)}`,
+    `"Added" is, for each round, rxtether's time minus rxjs's time in the same round (the two ran
+back to back): the median of those ${diffs.length} paired differences, and in parentheses their min–max
+over rounds. The target is judged on that paired median.${problemList(problems)}`,
   );
-  return { markdown, problems: problems.map((p) => `import time: ${p}`), figures: { 'import.added': added } };
+  return { markdown, problems: problems.map((p) => `import time: ${p}`), figures: rangeFigures('import.added', diffs) };
 }
 

@@ -202,7 +202,7 @@ are simulated as one group, which is exact.
 | outage D | ${downMs / 1000} s |
 | capacity C | ${int(capacityPerSecond)} handshakes/s (${int((capacityPerSecond * BUCKET_MS) / 1000)} per 100 ms): ${quick ? 'quick mode keeps the full run\'s N/C = 20 s at a tenth of the size' : 'one gateway node doing TLS, auth and subscription replay; 100,000 clients take 20 s, 1,000,000 take 200 s'} |
 | client backoff | rxtether defaults: \`initialDelay\` ${base.initialDelay} ms, \`maxDelay\` ${base.maxDelay} ms, \`factor\` ${base.factor}; fixed interval = \`exponentialDelay\` with \`factor: 1\` (a 1 s \`retry({ delay })\`) |
-| server hints | \`'queue'\` policy: a rejection carries \`Retry-After\` = a uniform draw in [1 s, pending/C] in whole seconds, pending = connections held before the outage − accepted since |
+| server hints | \`'queue'\` policy: a rejection carries \`Retry-After\` = a uniform draw in [0, pending/C) seconds, rounded up to whole seconds, at least 1 s, capped at 300 s; pending = connections held before the outage − accepted since (never below 0) |
 | seed | ${seed} |
 | command | \`npx tsx bench/storm/main.ts${quick ? ' --quick' : ''}\` (${((performance.now() - started) / 1000).toFixed(1)} s wall, ${(cpuSeconds(cpuStarted)).toFixed(1)} s CPU for this section) |
 | machine | ${os.cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${os.cpus().length} cores, Node ${process.version} |

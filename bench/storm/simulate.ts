@@ -145,7 +145,8 @@ export type HintPolicyName = 'queue' | 'slots';
  * - `'queue'`: the server knows how many connections it held before it went down (its last
  *   connection count, or the load balancer's) and how many it accepted since, so
  *   `pending / C` is how long the queue takes to drain. Each rejected client is told a
- *   uniform draw in `[1 s, pending / C]`: server-side full jitter over the queue. The clients
+ *   uniform draw in `[0, pending / C)` seconds, rounded up to whole seconds, at least 1 s, at
+ *   most `maxRetryAfterMs` (300 s by default): server-side full jitter over the queue. The clients
  *   it turns away then come back at about `C` per second in total, and the window shrinks as
  *   the queue drains.
  * - `'slots'`: no knowledge of the fleet. Every rejection books the next free handshake slot

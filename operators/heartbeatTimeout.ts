@@ -1,4 +1,4 @@
-import { type MonoTypeOperatorFunction, type SchedulerLike, Observable, type Subscription, asyncScheduler, timer } from 'rxjs';
+import { type MonoTypeOperatorFunction, type SchedulerLike, Observable, type Subscriber, type Subscription, asyncScheduler, timer } from 'rxjs';
 import { HeartbeatTimeoutError } from '../src/errors.js';
 import { checkConfig, checkFunction, checkMs, checkScheduler } from '../src/validate.js';
 
@@ -174,14 +174,8 @@ function heartbeatWatch<T>(
         if (interval !== undefined && ping !== undefined) {
           const due = Math.floor((now - lastAlive) / interval);
           if (due > pings) {
-            pings = due;
-            try {
-              ping();
-            } catch (error) {
-              subscriber.error(error);
-              return;
-            }
-            if (subscriber.closed) return;
+            pings = due; // before the call: a reply delivered synchronously resets it
+            if (!sendPing(ping, subscriber)) return;
           }
         }
         arm(now);
@@ -253,4 +247,20 @@ function heartbeatWatch<T>(
         sourceSub?.unsubscribe();
       };
     });
+}
+
+/**
+ * Calls `ping()`; a throw goes to `subscriber` as its error. Returns whether the subscriber is
+ * still open afterwards. Shared by `heartbeatTimeout` and `createSocket`'s heartbeat (which
+ * keeps pinging while paused).
+ * @internal
+ */
+export function sendPing(ping: () => void, subscriber: Subscriber<unknown>): boolean {
+  try {
+    ping();
+  } catch (error) {
+    subscriber.error(error);
+    return false;
+  }
+  return !subscriber.closed;
 }

@@ -29,7 +29,7 @@ import {
   timer,
 } from 'rxjs';
 import { fullJitterDelay } from '../operators/backoff.js';
-import { heartbeatTimeoutWhile } from '../operators/heartbeatTimeout.js';
+import { heartbeatTimeoutWhile, sendPing } from '../operators/heartbeatTimeout.js';
 import { type CursorValue, createResumeCursor, resumeFrom, type ResumeCursor } from '../operators/resumeFrom.js';
 import { type RetryWithJitteredBackoffConfig, retryWithJitteredBackoff } from '../operators/retryWithJitteredBackoff.js';
 import { assertValidClose } from './closeCodes.js';
@@ -877,14 +877,8 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
           if (now < lastAlive!) lastAlive = now; // a wall clock that stepped backwards
           const due = Math.floor((now - lastAlive!) / interval);
           if (due > pings) {
-            pings = due;
-            try {
-              ping();
-            } catch (error) {
-              subscriber.error(error);
-              return;
-            }
-            if (subscriber.closed) return;
+            pings = due; // before the call: a reply delivered synchronously resets it
+            if (!sendPing(ping, subscriber)) return;
           }
           arm(now);
         };

@@ -123,6 +123,29 @@ describe('heartbeatTimeout', () => {
     });
   });
 
+  describe('a ping answered synchronously', () => {
+    it('should count the next ping from the reply delivered during the ping call', () => {
+      const testScheduler = createTestScheduler();
+      const pings: number[] = [];
+      testScheduler.run(({ expectObservable }) => {
+        const source = new Subject<string>();
+        const result = source.pipe(
+          heartbeatTimeout({
+            timeout: 10,
+            interval: 4,
+            ping: () => {
+              pings.push(testScheduler.now());
+              source.next('pong'); // an in-process peer answers before ping() returns
+            },
+          }),
+        );
+        expectObservable(result, '^ 13ms !').toBe('----p---p---p-', { p: 'pong' });
+      });
+      // Each reply restarts the silence: one ping per interval, never a burst.
+      expect(pings).toEqual([4, 8, 12]);
+    });
+  });
+
   describe('late timers (suspended laptop, throttled tab)', () => {
     it('should report an overdue peer at the first late check instead of pinging again', () => {
       const testScheduler = createTestScheduler();

@@ -1,7 +1,7 @@
 import { filter, firstValueFrom } from 'rxjs';
 import { WebSocket } from 'ws';
-import { type ChannelSpec, type RxSocket, type SocketConfig, type SocketEvent, createSocket } from '../../src/index.js';
-import type { ClientFrame, MsgFrame, ProtocolConnection, ServerFrame } from './protocolServer.js';
+import { type RxSocket, type SocketConfig, type SocketEvent, createSocket } from '../../src/index.js';
+import type { ClientFrame, ProtocolConnection, ServerFrame } from './protocolServer.js';
 
 /** A `createSocket` client for the protocol server: hello/ready sessions, per-channel offsets, acks. */
 export function protocolClient(
@@ -32,18 +32,7 @@ export function protocolClient(
   return { socket, events };
 }
 
-/** A channel of the protocol server, resumed from its own `seq`, projected to `data`. */
-export function topic(name: string): ChannelSpec<ServerFrame, ClientFrame, unknown> {
-  return {
-    key: name,
-    subscribe: (cursor) => ({ type: 'subscribe', channel: name, ...(cursor !== undefined ? { after: Number(cursor) } : {}) }),
-    unsubscribe: () => ({ type: 'unsubscribe', channel: name }),
-    matches: (m) => m.type === 'msg' && m.channel === name,
-    cursorOf: (m) => (m.type === 'msg' ? m.seq : undefined),
-    isRejection: (m) => m.type === 'rejected' && m.channel === name,
-    project: (m) => (m as MsgFrame).data,
-  };
-}
+export { topic } from './protocolTopic.js';
 
 /** Resolves when the client's status is next (or already) `open`. */
 export function whenOpen(socket: RxSocket<ServerFrame, ClientFrame>): Promise<unknown> {

@@ -4,7 +4,6 @@
 // results; the Node test asserts on them and on what its servers saw.
 import { type Observable, type Subscription, Subject, filter, firstValueFrom, fromEvent } from 'rxjs';
 import {
-  type ChannelSpec,
   type RxSocket,
   type SocketStatus,
   assertValidClose,
@@ -13,7 +12,8 @@ import {
   isDecodeError,
   isRetryableError,
 } from '../../../src/index.js';
-import type { ClientFrame, MsgFrame, ServerFrame } from '../../helpers/protocolServer.js';
+import type { ClientFrame, ServerFrame } from '../../helpers/protocolServer.js';
+import { topic } from '../../helpers/protocolTopic.js';
 import type {
   BinaryResult,
   ClientCloseResult,
@@ -299,18 +299,6 @@ function current(): ClientState {
   return client;
 }
 
-/** A protocol-server channel resumed from its own seq, projected to `data` (as test/helpers/protocolClient.ts). */
-function topic(name: string): ChannelSpec<ServerFrame, ClientFrame, unknown> {
-  return {
-    key: name,
-    subscribe: (cursor) => ({ type: 'subscribe', channel: name, ...(cursor !== undefined ? { after: Number(cursor) } : {}) }),
-    unsubscribe: () => ({ type: 'unsubscribe', channel: name }),
-    matches: (m) => m.type === 'msg' && m.channel === name,
-    cursorOf: (m) => (m.type === 'msg' ? m.seq : undefined),
-    isRejection: (m) => m.type === 'rejected' && m.channel === name,
-    project: (m) => (m as MsgFrame).data,
-  };
-}
 
 function startClient(options: ClientOptions): void {
   if (client) throw new Error('page: one client per page');

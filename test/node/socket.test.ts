@@ -37,6 +37,25 @@ function slack(frameBytes: number): number {
 /** One turn of the event loop: a consumer slower than any producer that sends a batch per turn. */
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
+/**
+ * Kills a paused connection and waits for the client's next one. Reading nothing, the client
+ * cannot see the reset; its next write fails, so it sends until it has reconnected.
+ */
+async function reconnectByWriting<C extends { readonly closed: Promise<number> }>(
+  server: { readonly connections: { next(): Promise<C> } },
+  killed: C,
+  client: { send(message: string): void },
+): Promise<C> {
+  await killed.closed;
+  let next: C | undefined;
+  void server.connections.next().then((c) => (next = c));
+  while (!next) {
+    client.send('poke');
+    await turn();
+  }
+  return next;
+}
+
 /** A promise and the function that resolves it. */
 function gate(): { opened: Promise<void>; open: () => void } {
   let open = (): void => {};
@@ -229,14 +248,7 @@ describe('rxtether/node against a real ws server', () => {
     // The connection dies (RST) while paused: reading nothing, the client cannot see it, but
     // its next write fails, and it reconnects.
     first.tcp.resetAndDestroy();
-    await first.closed;
-    const second = server.connections.next();
-    let conn2: Awaited<typeof second> | undefined;
-    void second.then((c) => (conn2 = c));
-    while (!conn2) {
-      client.send('poke');
-      await turn();
-    }
+    const conn2 = await reconnectByWriting(server, first, client);
 
     // Connection 2 opens while the consumer is still behind: paused at once, the server backs up.
     const sentAtBlock = await conn2.blocked;
@@ -306,14 +318,7 @@ describe('rxtether/node against a real ws server', () => {
     const first = await server.connections.next();
     await first.blocked;
     first.tcp.resetAndDestroy();
-    await first.closed;
-    const second = server.connections.next();
-    let conn2: Awaited<typeof second> | undefined;
-    void second.then((c) => (conn2 = c));
-    while (!conn2) {
-      client.send('poke');
-      await turn();
-    }
+    const conn2 = await reconnectByWriting(server, first, client);
     // The consumer is still behind, yet the new socket reads the ready message, then pauses.
     const sentAtBlock = await conn2.blocked;
     expect(sockets[1]!.isPaused).toBe(true);

@@ -3,6 +3,7 @@ import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import {
   ResumeGapError,
+  type ResumeCursor,
   compareCursors,
   createResumeCursor,
   isNextInSequence,
@@ -336,6 +337,97 @@ describe('resumeFrom', () => {
       expect(errors).toEqual([bug]);
       expect(wire.observed).toBe(false);
       expect(cursor.current).toBe(1);
+    });
+  });
+
+  describe('cursor state', () => {
+    it('should see the cursor moved from outside between values (set, reset)', () => {
+      const cursor = createResumeCursor({ cursorOf: (m: Msg) => m.seq, epochOf: (m) => m.session });
+      const wire = new Subject<Msg>();
+      const seen: unknown[] = [];
+      wire.pipe(resumeFrom(cursor)).subscribe({ next: (m) => seen.push(m.seq), error: (e: unknown) => seen.push(e) });
+      wire.next({ seq: 1 });
+      cursor.set(5);
+      wire.next({ seq: 4 }); // a replay now
+      wire.next({ seq: 6 });
+      cursor.reset();
+      wire.next({ seq: 2 }); // a fresh start: nothing delivered
+      cursor.set(2, 'A');
+      wire.next({ seq: 3, session: 'B' }); // the epoch set from outside counts
+      expect(seen).toEqual([1, 6, 2, new ResumeGapError('epoch', 2, 3)]);
+      expect({ current: cursor.current, epoch: cursor.epoch }).toEqual({ current: undefined, epoch: 'B' });
+    });
+
+    it('should keep the epoch when a value names none, and adopt the first epoch without a signal', () => {
+      const cursor = createResumeCursor({ cursorOf: (m: Msg) => m.seq, epochOf: (m) => m.session });
+      const wire = new Subject<Msg>();
+      const seen: unknown[] = [];
+      wire.pipe(resumeFrom(cursor)).subscribe({ next: (m) => seen.push(m.seq), error: (e: unknown) => seen.push(e) });
+      wire.next({ seq: 1 });
+      expect(cursor.epoch).toBeUndefined();
+      wire.next({ seq: 2, session: 'A' });
+      wire.next({ seq: 3 });
+      expect({ current: cursor.current, epoch: cursor.epoch }).toEqual({ current: 3, epoch: 'A' });
+      wire.next({ seq: 4, session: 'A' });
+      expect(seen).toEqual([1, 2, 3, 4]);
+    });
+
+    it('should let onGap move the cursor, then move it to the value that revealed the gap', () => {
+      const cursor = createResumeCursor({ cursorOf: (m: Msg) => m.seq, isNext: isNextInSequence });
+      const wire = new Subject<Msg>();
+      const seen: unknown[] = [];
+      wire
+        .pipe(
+          resumeFrom(cursor, {
+            onGap: (gap) => {
+              seen.push(`${gap.kind} ${String(gap.previous)}→${String(gap.received)}`);
+              cursor.set(100);
+            },
+          }),
+        )
+        .subscribe((m) => seen.push([m.seq, cursor.current]));
+      wire.next({ seq: 1 });
+      wire.next({ seq: 3 });
+      wire.next({ seq: 4 });
+      expect(seen).toEqual([[1, 1], 'gap 1→3', [3, 3], [4, 4]]);
+    });
+
+    it('should work with a cursor of your own, through its public members only', () => {
+      let current: number | undefined;
+      let epoch: unknown;
+      const calls: unknown[] = [];
+      const cursor: ResumeCursor<Msg, number> = {
+        get current() {
+          return current;
+        },
+        get epoch() {
+          return epoch;
+        },
+        cursorOf: (m) => m.seq,
+        compare: (a, b) => a - b,
+        isNext: isNextInSequence,
+        epochOf: (m) => m.session,
+        set(next, nextEpoch = epoch) {
+          calls.push(['set', next, nextEpoch]);
+          current = next;
+          epoch = nextEpoch;
+        },
+        reset() {
+          calls.push(['reset']);
+          current = undefined;
+          epoch = undefined;
+        },
+      };
+      const wire = new Subject<Msg>();
+      const seen: unknown[] = [];
+      wire.pipe(resumeFrom(cursor)).subscribe({ next: (m) => seen.push(m.seq), error: (e: unknown) => seen.push(e) });
+      wire.next({ seq: 1, session: 'A' });
+      wire.next({ seq: 1, session: 'A' }); // a replay
+      wire.next({ seq: 2 });
+      wire.next({ seq: 1, session: 'B' }); // a new epoch: reset, keep the new epoch, error
+      expect(seen).toEqual([1, 2, new ResumeGapError('epoch', 2, 1)]);
+      expect(calls).toEqual([['set', 1, 'A'], ['set', 2, 'A'], ['reset'], ['set', undefined, 'B']]);
+      expect(wire.observed).toBe(false);
     });
   });
 

@@ -1,4 +1,4 @@
-import { type MonoTypeOperatorFunction, type SchedulerLike, Observable, type Subscriber, type Subscription, asyncScheduler, timer } from 'rxjs';
+import { type MonoTypeOperatorFunction, type SchedulerAction, type SchedulerLike, Observable, type Subscriber, type Subscription, asyncScheduler } from 'rxjs';
 import { HeartbeatTimeoutError } from '../src/errors.js';
 import { checkConfig, checkFunction, checkMs, checkScheduler } from '../src/validate.js';
 
@@ -58,8 +58,9 @@ export interface HeartbeatTimeoutConfig<T> {
  *   unsubscribes from the source before the error is delivered.
  * - **Unsubscribe**: no timer remains after unsubscribe, error or complete.
  *
- * Values do not re-arm a timer: each value only records the time, and the one pending check
- * re-arms itself from that record, so a busy stream costs no scheduling per message.
+ * Values do not re-arm a timer: each value only records the time (one `scheduler.now()`, the
+ * price of a deadline counted exactly from the last value), and the one pending check re-arms
+ * itself from that record, so a busy stream costs no scheduling per message.
  *
  * @param config - `timeout` (required), `interval` + `ping`, `isAlive`, `scheduler`.
  * @returns An operator that mirrors the source or errors with {@link HeartbeatTimeoutError}.
@@ -134,119 +135,173 @@ function heartbeatWatch<T>(
   }
   checkScheduler(WHERE, scheduler);
 
+  const settings: HeartbeatSettings<T> = { timeout, interval, ping, isAlive, scheduler };
   return (source, active$) =>
     new Observable<T>((subscriber) => {
-      let lastAlive = scheduler.now();
-      let active = active$ === undefined;
-      // Pings sent since `lastAlive`; the next one is due at lastAlive + (pings + 1) × interval.
-      let pings = 0;
-      let check: Subscription | undefined;
-      let sourceSub: Subscription | undefined;
-      let timedOut = false;
-      let confirming = false;
+      const watch = new HeartbeatWatch(subscriber, settings, active$ === undefined);
+      if (active$ === undefined) watch.arm(watch.lastAlive);
+      else watch.activity = active$.subscribe(new ActivityObserver(watch));
+      if (!subscriber.closed) watch.source = source.subscribe(watch);
+      // Closed already (timed out, errored, or the consumer left while subscribing): the
+      // Observable runs this teardown at once.
+      return watch;
+    });
+}
 
-      /** Errors if the deadline has passed; `true` when it did. */
-      const overdue = (now: number): boolean => {
-        const silentFor = now - lastAlive;
-        if (silentFor < timeout) return false;
-        timedOut = true;
-        check?.unsubscribe();
-        sourceSub?.unsubscribe();
-        subscriber.error(new HeartbeatTimeoutError(silentFor, timeout));
-        return true;
-      };
+/** The validated options every subscription of one operator shares. */
+interface HeartbeatSettings<T> {
+  readonly timeout: number;
+  readonly interval: number | undefined;
+  readonly ping: (() => void) | undefined;
+  readonly isAlive: ((value: T) => boolean) | undefined;
+  readonly scheduler: SchedulerLike;
+}
 
-      /** Runs when the pending check fires: detect, maybe ping, and arm the next check. */
-      const onCheck = (): void => {
-        const now = scheduler.now();
-        // A wall clock that stepped backwards would otherwise postpone the deadline by the step.
-        if (now < lastAlive) lastAlive = now;
-        if (!confirming && now - lastAlive >= timeout) {
-          // Timers run before I/O: after a busy event loop, values that arrived meanwhile are
-          // delivered only after this check. Look once more, one macrotask later, before
-          // declaring the peer dead (in virtual time this is the same frame).
-          confirming = true;
-          check = timer(0, scheduler).subscribe(onCheck);
-          return;
-        }
-        confirming = false;
-        if (overdue(now)) return;
-        if (interval !== undefined && ping !== undefined) {
-          const due = Math.floor((now - lastAlive) / interval);
-          if (due > pings) {
-            pings = due; // before the call: a reply delivered synchronously resets it
-            if (!sendPing(ping, subscriber)) return;
-          }
-        }
-        arm(now);
-      };
+/**
+ * One subscription of the heartbeat: the observer of the source, the state of its deadline,
+ * and its teardown (`unsubscribe`). Fields of one object rather than closures, so that an idle
+ * subscription retains this object and its one pending check.
+ */
+class HeartbeatWatch<T> {
+  /** When the last sign of life arrived (or the deadline started), by the scheduler's clock. */
+  lastAlive: number;
+  /** Pings sent since `lastAlive`; the next one is due at lastAlive + (pings + 1) × interval. */
+  pings = 0;
+  /** The one pending check. */
+  check: Subscription | undefined = undefined;
+  source: Subscription | undefined = undefined;
+  activity: Subscription | undefined = undefined;
+  timedOut = false;
+  /** The deadline looked passed: one more look, a macrotask later, before erroring. */
+  confirming = false;
 
-      /** Schedules the one pending check for the next ping or the deadline, whichever is first. */
-      const arm = (now: number): void => {
-        let at = lastAlive + timeout;
-        if (interval !== undefined) at = Math.min(at, lastAlive + (pings + 1) * interval);
-        // Never wait longer than `timeout`, whatever the clock did: a check that finds time
-        // left simply re-arms.
-        check = timer(Math.min(timeout, Math.max(0, at - now)), scheduler).subscribe(onCheck);
-      };
+  constructor(
+    readonly subscriber: Subscriber<T>,
+    readonly settings: HeartbeatSettings<T>,
+    /** Whether the deadline runs (always, unless `active$` says otherwise). */
+    public active: boolean,
+  ) {
+    this.lastAlive = settings.scheduler.now();
+  }
 
-      let activity: Subscription | undefined;
-      if (active$ === undefined) arm(lastAlive);
-      else {
-        activity = active$.subscribe({
-          next: (value) => {
-            if (value === active) return;
-            active = value;
-            check?.unsubscribe();
-            check = undefined;
-            confirming = false;
-            if (active) {
-              lastAlive = scheduler.now();
-              pings = 0;
-              arm(lastAlive);
-            }
-          },
-          error: (error: unknown) => subscriber.error(error),
-        });
-      }
-      if (subscriber.closed) {
-        activity?.unsubscribe();
+  next(value: T): void {
+    if (this.timedOut) return;
+    const { isAlive, scheduler } = this.settings;
+    let alive = true;
+    if (isAlive !== undefined) {
+      try {
+        alive = isAlive(value);
+      } catch (error) {
+        this.subscriber.error(error);
         return;
       }
+    }
+    const now = scheduler.now();
+    if (alive) {
+      // The pending check fires no later than the new schedule needs it and re-arms from
+      // here: a value costs a clock read, not a timer.
+      this.lastAlive = now;
+      this.pings = 0;
+    } else if (this.active && this.overdue(now)) {
+      return;
+    }
+    this.subscriber.next(value);
+  }
 
-      const sub = source.subscribe({
-        next: (value) => {
-          if (timedOut) return;
-          let alive: boolean;
-          try {
-            alive = isAlive === undefined || isAlive(value);
-          } catch (error) {
-            subscriber.error(error);
-            return;
-          }
-          const now = scheduler.now();
-          if (alive) {
-            // The pending check fires no later than the new schedule needs it and re-arms
-            // from here: a value costs a clock read, not a timer.
-            lastAlive = now;
-            pings = 0;
-          } else if (active && overdue(now)) {
-            return;
-          }
-          subscriber.next(value);
-        },
-        error: (error: unknown) => subscriber.error(error),
-        complete: () => subscriber.complete(),
-      });
-      if (timedOut || subscriber.closed) sub.unsubscribe();
-      else sourceSub = sub;
+  error(error: unknown): void {
+    this.subscriber.error(error);
+  }
 
-      return () => {
-        check?.unsubscribe();
-        activity?.unsubscribe();
-        sourceSub?.unsubscribe();
-      };
-    });
+  complete(): void {
+    this.subscriber.complete();
+  }
+
+  /** The teardown: no timer remains. */
+  unsubscribe(): void {
+    this.check?.unsubscribe();
+    this.activity?.unsubscribe();
+    this.source?.unsubscribe();
+  }
+
+  /** Starts or stops the deadline (`active$`); a start counts anew from now. */
+  activate(active: boolean): void {
+    if (active === this.active) return;
+    this.active = active;
+    this.check?.unsubscribe();
+    this.check = undefined;
+    this.confirming = false;
+    if (active) {
+      this.lastAlive = this.settings.scheduler.now();
+      this.pings = 0;
+      this.arm(this.lastAlive);
+    }
+  }
+
+  /** Errors if the deadline has passed; `true` when it did. */
+  overdue(now: number): boolean {
+    const silentFor = now - this.lastAlive;
+    const { timeout } = this.settings;
+    if (silentFor < timeout) return false;
+    this.timedOut = true;
+    this.check?.unsubscribe();
+    this.source?.unsubscribe();
+    this.subscriber.error(new HeartbeatTimeoutError(silentFor, timeout));
+    return true;
+  }
+
+  /** Runs when the pending check fires: detect, maybe ping, and arm the next check. */
+  onCheck(): void {
+    const { timeout, interval, ping, scheduler } = this.settings;
+    const now = scheduler.now();
+    // A wall clock that stepped backwards would otherwise postpone the deadline by the step.
+    if (now < this.lastAlive) this.lastAlive = now;
+    if (!this.confirming && now - this.lastAlive >= timeout) {
+      // Timers run before I/O: after a busy event loop, values that arrived meanwhile are
+      // delivered only after this check. Look once more, one macrotask later, before
+      // declaring the peer dead (in virtual time this is the same frame).
+      this.confirming = true;
+      this.check = scheduler.schedule(runCheck, 0, this);
+      return;
+    }
+    this.confirming = false;
+    if (this.overdue(now)) return;
+    if (interval !== undefined && ping !== undefined) {
+      const due = Math.floor((now - this.lastAlive) / interval);
+      if (due > this.pings) {
+        this.pings = due; // before the call: a reply delivered synchronously resets it
+        if (!sendPing(ping, this.subscriber)) return;
+      }
+    }
+    this.arm(now);
+  }
+
+  /** Schedules the one pending check for the next ping or the deadline, whichever is first. */
+  arm(now: number): void {
+    const { timeout, interval, scheduler } = this.settings;
+    let at = this.lastAlive + timeout;
+    if (interval !== undefined) at = Math.min(at, this.lastAlive + (this.pings + 1) * interval);
+    // Never wait longer than `timeout`, whatever the clock did: a check that finds time
+    // left simply re-arms.
+    this.check = scheduler.schedule(runCheck, Math.min(timeout, Math.max(0, at - now)), this);
+  }
+}
+
+/** The scheduled work of a {@link HeartbeatWatch}'s check (the watch is the action's state). */
+function runCheck<T>(this: SchedulerAction<HeartbeatWatch<T>>, watch: HeartbeatWatch<T>): void {
+  watch.onCheck();
+}
+
+/** The observer of `active$`: starts and stops the deadline; its error is the stream's. */
+class ActivityObserver<T> {
+  constructor(private readonly watch: HeartbeatWatch<T>) {}
+
+  next(active: boolean): void {
+    this.watch.activate(active);
+  }
+
+  error(error: unknown): void {
+    this.watch.subscriber.error(error);
+  }
 }
 
 /**

@@ -9,7 +9,7 @@
 // node --expose-gc scripts/perf/operators.mjs --heap [--n 2000] [--only ...] [--top 15]
 import { writeHeapSnapshot } from 'node:v8';
 import { readFileSync, rmSync } from 'node:fs';
-import { Observable, Subject, map } from 'rxjs';
+import { Observable, Subject, asyncScheduler, map } from 'rxjs';
 import { fileURLToPath } from 'node:url';
 import { arg, fmt, median } from './util.mjs';
 
@@ -48,7 +48,11 @@ const values = Array.from({ length: N }, (_, i) => ({ type: 'msg', channel: `t${
 const variants = {
   'nothing': () => (s) => s,
   'map(x => x) (rxjs, one layer)': () => map((x) => x),
+  'Date.now() per value (tap)': () => map((x) => (Date.now() > 0 ? x : x)),
   'heartbeatTimeout(60_000)': () => heartbeatTimeout({ timeout: 60_000 }),
+  // The same with a clock that costs nothing: what the operator costs besides its one clock read.
+  'heartbeatTimeout, clock () => 0': () =>
+    heartbeatTimeout({ timeout: 60_000, scheduler: { now: () => 0, schedule: (...a) => asyncScheduler.schedule(...a) } }),
   'heartbeatTimeout + isAlive': () => heartbeatTimeout({ timeout: 60_000, isAlive: (m) => m.type === 'msg' }),
   'resumeFrom(seq, isNextInSequence)': () => resumeFrom(createResumeCursor({ cursorOf: (m) => m.seq, isNext: isNextInSequence })),
   'retryWithJitteredBackoff()': () => retryWithJitteredBackoff(),

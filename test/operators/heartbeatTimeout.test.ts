@@ -1,6 +1,7 @@
-import { NEVER, type SchedulerLike, Subject, VirtualTimeScheduler, VirtualAction, of } from 'rxjs';
+import { NEVER, Observable, type SchedulerLike, Subject, VirtualTimeScheduler, VirtualAction, of } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
+import { heartbeatTimeoutWhile } from '../../operators/heartbeatTimeout.js';
 import { type HeartbeatTimeoutConfig, HeartbeatTimeoutError, heartbeatTimeout, isHeartbeatTimeoutError } from '../../operators/index.js';
 
 const createTestScheduler = (): TestScheduler =>
@@ -51,6 +52,23 @@ describe('heartbeatTimeout', () => {
         expectObservable(cold('-a-b-c-d-e-f-|').pipe(heartbeatTimeout(3))).toBe('-a-b-c-d-e-f-|');
         const error = new Error('closed');
         expectObservable(cold('--a--#', undefined, error).pipe(heartbeatTimeout(10))).toBe('--a--#', undefined, error);
+      });
+    });
+
+    it('should count the deadline from a value that arrives exactly at the deadline', () => {
+      createTestScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
+        // The check due at 10 ms runs before the value of the same frame; it looks again
+        // (a macrotask later in real time, the same frame here) and finds the value.
+        const source = cold('10ms a 19ms -');
+        expectObservable(source.pipe(heartbeatTimeout(10))).toBe('10ms a 9ms #', undefined, new HeartbeatTimeoutError(10, 10));
+        expectSubscriptions(source.subscriptions).toBe('^ 19ms !');
+      });
+    });
+
+    it('should time out at the deadline when the value comes one frame late', () => {
+      createTestScheduler().run(({ cold, expectObservable }) => {
+        const source = cold('11ms a');
+        expectObservable(source.pipe(heartbeatTimeout(10))).toBe('10ms #', undefined, new HeartbeatTimeoutError(10, 10));
       });
     });
 
@@ -302,6 +320,43 @@ describe('heartbeatTimeout', () => {
       expect(log).toEqual(
         [4, 8, 12, 16, 20, 24, 28, 32, 36, 40].flatMap((t) => [`ping ${t}`, `pong ${t}`]),
       );
+    });
+  });
+
+  describe('heartbeatTimeoutWhile (internal: the client deadline, off while paused)', () => {
+    it('should run the deadline only while active$ says true, counted anew from each true', () => {
+      createTestScheduler().run(({ cold, hot, expectObservable }) => {
+        const watch = heartbeatTimeoutWhile<string>({ timeout: 5 });
+        const active = hot('  t---f------t---------', { t: true, f: false });
+        // a at 1 restarts the deadline (due 6); paused from 4 to 11, then due 16
+        expectObservable(cold('-a-------------------').pipe(watch(active))).toBe('-a--------------#', undefined, new HeartbeatTimeoutError(5, 5));
+        // b at 14 restarts it: due 19
+        expectObservable(cold('-a------------b------').pipe(watch(active))).toBe('-a------------b----#', undefined, new HeartbeatTimeoutError(5, 5));
+      });
+    });
+
+    it('should pass values through while inactive, and error with active$', () => {
+      createTestScheduler().run(({ cold, hot, expectObservable }) => {
+        const error = new Error('status failed');
+        const source = cold('-a-b-c-');
+        const active = hot('  f----#', { f: false }, error);
+        expectObservable(source.pipe(heartbeatTimeoutWhile<string>({ timeout: 1 })(active))).toBe('-a-b-#', undefined, error);
+      });
+    });
+
+    it('should leave no scheduled action when active$ starts the deadline and errors while subscribing', () => {
+      const scheduler = new VirtualTimeScheduler();
+      const source = new Subject<string>();
+      const errors: unknown[] = [];
+      const failing = new Error('status failed');
+      const active$ = new Observable<boolean>((subscriber) => {
+        subscriber.next(true);
+        subscriber.error(failing);
+      });
+      source.pipe(heartbeatTimeoutWhile<string>({ timeout: 10, scheduler })(active$)).subscribe({ error: (e: unknown) => errors.push(e) });
+      expect(errors).toEqual([failing]);
+      expect(source.observed).toBe(false);
+      expect(scheduler.actions.length).toBe(0);
     });
   });
 

@@ -1,4 +1,4 @@
-import { Observable, type SchedulerLike, type Subscriber, Subscription, asyncScheduler } from 'rxjs';
+import { Observable, type SchedulerLike, type Subscriber, type Subscription, asyncScheduler } from 'rxjs';
 import { assertValidClose } from './closeCodes.js';
 import {
   ConnectionClosedError,
@@ -197,6 +197,9 @@ export interface ConnectConfig<In = unknown, Out = unknown> {
   readonly scheduler?: SchedulerLike;
 }
 
+/** `closeOnUnsubscribe` by default: code 1000, no reason. */
+const DEFAULT_CLOSE: CloseRequest = Object.freeze({});
+
 /** The close code used when an attempt is aborted and the socket cannot be terminated (browsers). */
 const ABORT_CODE = 4000;
 
@@ -311,7 +314,11 @@ const defaultSerialize = (value: unknown): WebSocketData => {
  */
 export function connect<In = unknown, Out = unknown>(config: ConnectConfig<In, Out> | string | URL): Observable<In> {
   const c = normalize<In, Out>(typeof config === 'string' || config instanceof URL ? { url: config } : config);
-  return new Observable<In>((subscriber) => openConnection(c, subscriber));
+  return new Observable<In>((subscriber) => {
+    const connection = new Connection(c, subscriber);
+    connection.start();
+    return connection;
+  });
 }
 
 interface Normalized<In, Out> {
@@ -338,7 +345,7 @@ function normalize<In, Out>(config: ConnectConfig<In, Out>): Normalized<In, Out>
   if (typeof config !== 'object' || config === null) {
     throw new TypeError('connect: expected a config object or a URL string');
   }
-  const { url, protocols, openTimeout = 10_000, closeTimeout = 1_000, ping, closeOnUnsubscribe = {} } = config;
+  const { url, protocols, openTimeout = 10_000, closeTimeout = 1_000, ping, closeOnUnsubscribe = DEFAULT_CLOSE } = config;
   if (typeof url !== 'function') normalizeUrl(url);
   if (protocols !== undefined && typeof protocols !== 'function') normalizeProtocols(protocols);
   for (const name of ['WebSocketCtor', 'socketFactory', 'deserialize', 'serialize', 'handshake', 'onOpen', 'onClose'] as const) {
@@ -436,69 +443,194 @@ function resolve<T>(value: Resolvable<T> | undefined): T | undefined | PromiseLi
   return typeof value === 'function' ? (value as () => T | PromiseLike<T>)() : value;
 }
 
-/** One subscription's socket: open, relay, and tear down. Returns the teardown. */
-function openConnection<In, Out>(c: Normalized<In, Out>, subscriber: Subscriber<In>): () => void {
-  const { scheduler } = c;
-  let state: 'resolving' | 'connecting' | 'open' | 'ended' = 'resolving';
-  let socket: WebSocketLike | undefined;
-  let node: (WebSocketLike & NodeWebSocketExtras) | undefined;
-  let openTimer: Subscription | undefined = scheduler.schedule(
-    () => fail(new OpenTimeoutError(c.openTimeout)),
-    c.openTimeout,
-  );
-  let graceTimer: Subscription | undefined;
-  let pingTimer: Subscription | undefined;
-  let outgoing: Subscription | undefined;
-  let errorEvent: unknown;
-  let lastAlive = 0;
-  let pingSentAt: number | undefined;
-  let confirmingTimeout = false;
-  let pausedSub: Subscription | undefined;
-  let readingPaused = false;
+/**
+ * The property under which a `ws` client carries its {@link Connection}, so that the event
+ * listeners (called with the socket as `this` by `ws`'s EventEmitter) are plain module
+ * functions shared by every connection instead of closures kept by each idle one.
+ */
+const CONNECTION = Symbol('rxtether.connection');
+
+/** A `ws` client as rxtether drives it: its events, its extras, and the connection it serves. */
+type WsSocket = WebSocketLike &
+  NodeWebSocketExtras &
+  PausableSocket & { [CONNECTION]?: Connection<unknown, unknown> | undefined };
+
+// `ws`'s listeners: `this` is the socket (EventEmitter calls listeners with the emitter).
+function wsOpen(this: WsSocket): void {
+  this[CONNECTION]?.onOpen();
+}
+function wsMessage(this: WsSocket, data: { toString(): string } | ArrayBuffer, isBinary: boolean): void {
+  // `ws`'s own 'message' event: no `MessageEvent` per frame. Binary data is an ArrayBuffer (binaryType).
+  this[CONNECTION]?.receive(isBinary ? (data as ArrayBuffer) : data.toString());
+}
+function wsError(this: WsSocket, error: unknown): void {
+  this[CONNECTION]?.onError(error);
+}
+function wsClose(this: WsSocket, code: number, reason: { toString(): string }): void {
+  // ws's CloseEvent has wasClean = close frame received and sent. Its code stays 1006 unless
+  // a close frame was received, and it answers that frame itself: clean unless 1006. (Its
+  // `onclose` would keep a wrapper function with its own properties per connection.)
+  this[CONNECTION]?.onClose({ code, reason: String(reason), wasClean: code !== 1006 });
+}
+function wsPong(this: WsSocket): void {
+  const connection = this[CONNECTION];
+  if (connection) connection.lastAlive = connection.c.scheduler.now();
+}
+function wsUpgrade(this: WsSocket, response: { socket?: Partial<CorkableSocket> | null }): void {
+  // The handshake response carries the TCP (or TLS) socket the connection will use.
+  const t = response?.socket;
+  const connection = this[CONNECTION];
+  if (connection && typeof t?.cork === 'function' && typeof t.uncork === 'function') connection.tcp = t as CorkableSocket;
+}
+function wsUnexpectedResponse(this: WsSocket, _request: unknown, response: HttpResponseLike): void {
+  this[CONNECTION]?.onUnexpectedResponse(response);
+}
+
+interface HttpResponseLike {
+  statusCode?: number;
+  headers?: Record<string, string | string[] | undefined>;
+}
+
+/** Listeners of a socket that is not `ws`'s (browsers, test doubles): closures, kept to be removed. */
+interface GenericListeners {
+  readonly unexpectedResponse: (request: unknown, response: HttpResponseLike) => void;
+  readonly upgrade: (response: { socket?: Partial<CorkableSocket> | null }) => void;
+  readonly pong: () => void;
+}
+
+// Timer work: the connection rides as the action's state, so no closure is kept per timer.
+type Work = (this: unknown, connection?: Connection<unknown, unknown>) => void;
+const openTimeoutWork: Work = (connection) => connection!.fail(new OpenTimeoutError(connection!.c.openTimeout));
+const graceWork: Work = (connection) =>
+  connection!.fail(new ConnectionClosedError(1006, '', false, { cause: connection!.errorEvent }));
+const pingWork: Work = (connection) => connection!.checkPing();
+const terminateClosingWork: Work = (connection) => connection!.node?.terminate?.();
+
+/** Applies `paused` to the socket. */
+class PausedObserver {
+  constructor(private readonly connection: Connection<unknown, unknown>) {}
+  next(value: boolean): void {
+    this.connection.setPaused(value === true);
+  }
+  error(error: unknown): void {
+    this.connection.fail(error);
+  }
+  complete(): void {
+    this.connection.setPaused(false);
+  }
+}
+
+/**
+ * One subscription's socket: opens it, relays its frames, and tears it down. It is also the
+ * subscription's teardown (`unsubscribe`). One object with its state in fields and its
+ * behaviour on the prototype: an idle connection keeps no closure of its own.
+ */
+class Connection<In, Out> {
+  state: 'resolving' | 'connecting' | 'open' | 'ended' = 'resolving';
+  socket: WebSocketLike | undefined = undefined;
+  /** The socket's `ws` extras (`on`, `terminate`, `ping`), when it has them. */
+  node: (WebSocketLike & NodeWebSocketExtras) | undefined = undefined;
+  /** Whether the socket is `ws`'s: its listeners are then the shared `ws*` functions. */
+  isWs = false;
+  generic: GenericListeners | undefined = undefined;
+  openTimer: Subscription | undefined = undefined;
+  graceTimer: Subscription | undefined = undefined;
+  pingTimer: Subscription | undefined = undefined;
+  outgoing: Subscription | undefined = undefined;
+  pausedSub: Subscription | undefined = undefined;
+  errorEvent: unknown = undefined;
+  lastAlive = 0;
+  pingSentAt: number | undefined = undefined;
+  confirmingTimeout = false;
+  readingPaused = false;
   // `ws` only: the TCP socket, corked from the first send of a tick to the end of that tick.
-  let tcp: CorkableSocket | undefined;
-  let corked = false;
+  tcp: CorkableSocket | undefined = undefined;
+  corked = false;
   // `ws` with `tcp` only: frames handed to ws whose send callback has not run, i.e. not yet
   // written to `tcp` (with permessage-deflate, ws compresses a large frame asynchronously and
   // queues later frames, and the close frame, behind it). A terminate waits for them.
-  let unsent = 0;
-  let drained: (() => void) | undefined;
-  const onSent = (): void => {
-    if (--unsent === 0) drained?.();
-  };
+  unsent = 0;
+  drained: (() => void) | undefined = undefined;
+  /** ws's send callback for this connection, made on the first send. */
+  sentCallback: (() => void) | undefined = undefined;
+  flushCallback: (() => void) | undefined = undefined;
+
+  constructor(
+    readonly c: Normalized<In, Out>,
+    readonly subscriber: Subscriber<In>,
+  ) {}
+
+  start(): void {
+    const { c } = this;
+    this.openTimer = c.scheduler.schedule(openTimeoutWork, c.openTimeout, this as Connection<unknown, unknown>);
+    // Resolve url and protocols: synchronously when both are plain values, so that the socket
+    // exists by the time subscribe() returns.
+    try {
+      const url = resolve(c.url);
+      const protocols = resolve(c.protocols);
+      if (isPromiseLike(url) || isPromiseLike(protocols)) {
+        Promise.all([url, protocols]).then(
+          ([u, p]) => {
+            if (this.state !== 'resolving') return;
+            try {
+              this.create(normalizeUrl(u), normalizeProtocols(p));
+            } catch (error) {
+              this.fail(error);
+            }
+          },
+          (error: unknown) => this.fail(error),
+        );
+      } else {
+        this.create(normalizeUrl(url), normalizeProtocols(protocols));
+      }
+    } catch (error) {
+      this.fail(error);
+    }
+  }
 
   /** Stops every timer and listener of this subscription and hands back the socket, if any. */
-  function release(): WebSocketLike | undefined {
-    state = 'ended';
-    openTimer?.unsubscribe();
-    graceTimer?.unsubscribe();
-    pingTimer?.unsubscribe();
-    outgoing?.unsubscribe();
-    pausedSub?.unsubscribe();
-    openTimer = graceTimer = pingTimer = outgoing = pausedSub = undefined;
-    const s = socket;
-    socket = undefined;
-    flush(); // frames sent this tick go out before any close frame or termination
-    tcp = undefined;
+  release(): WebSocketLike | undefined {
+    this.state = 'ended';
+    this.openTimer?.unsubscribe();
+    this.graceTimer?.unsubscribe();
+    this.pingTimer?.unsubscribe();
+    this.outgoing?.unsubscribe();
+    this.pausedSub?.unsubscribe();
+    this.openTimer = this.graceTimer = this.pingTimer = this.outgoing = this.pausedSub = undefined;
+    const s = this.socket;
+    this.socket = undefined;
+    this.flush(); // frames sent this tick go out before any close frame or termination
+    this.tcp = undefined;
     if (s) {
       // A paused socket could not read the peer's close frame: read again (what arrives is dropped).
-      if (readingPaused) resumeReading(s);
+      if (this.readingPaused) this.resumeReading(s);
       s.onopen = s.onmessage = s.onclose = null;
       // `ws` throws on an 'error' event without a listener; the aborted socket may still emit one.
       s.onerror = noop;
-      node?.removeListener('unexpected-response', onUnexpectedResponse);
-      node?.removeListener('upgrade', onUpgrade);
-      node?.removeListener('open', onOpen);
-      node?.removeListener('message', onWsMessage);
-      node?.removeListener('error', onError);
-      node?.removeListener('pong', onPong);
-      node?.removeListener('ping', onPong);
+      const { node, generic } = this;
+      if (node && this.isWs) {
+        const ws = node as WsSocket;
+        ws[CONNECTION] = undefined;
+        ws.removeListener('open', wsOpen);
+        ws.removeListener('message', wsMessage);
+        ws.removeListener('error', wsError);
+        ws.removeListener('close', wsClose);
+        ws.removeListener('unexpected-response', wsUnexpectedResponse);
+        ws.removeListener('upgrade', wsUpgrade);
+        ws.removeListener('pong', wsPong);
+        ws.removeListener('ping', wsPong);
+      } else if (node && generic) {
+        node.removeListener('unexpected-response', generic.unexpectedResponse);
+        node.removeListener('upgrade', generic.upgrade);
+        node.removeListener('pong', generic.pong);
+        node.removeListener('ping', generic.pong);
+      }
     }
     return s;
   }
 
-  function resumeReading(s: WebSocketLike & PausableSocket): void {
-    readingPaused = false;
+  resumeReading(s: WebSocketLike & PausableSocket): void {
+    this.readingPaused = false;
     try {
       s.resume?.();
     } catch {
@@ -510,9 +642,9 @@ function openConnection<In, Out>(c: Normalized<In, Out>, subscriber: Subscriber<
    * Applies `paused` to the open socket (`ws`'s pause()/resume(); others have neither). While
    * paused no pong can be read, so the ping deadline is suspended and counts again from resume.
    */
-  function setPaused(value: boolean): void {
-    const s = socket as (WebSocketLike & PausableSocket) | undefined;
-    if (state !== 'open' || !s || value === readingPaused) return;
+  setPaused(value: boolean): void {
+    const s = this.socket as (WebSocketLike & PausableSocket) | undefined;
+    if (this.state !== 'open' || !s || value === this.readingPaused) return;
     if (typeof s.pause !== 'function' || typeof s.resume !== 'function') return;
     if (value) {
       // A closing socket must go on reading to receive the peer's close frame.
@@ -520,27 +652,28 @@ function openConnection<In, Out>(c: Normalized<In, Out>, subscriber: Subscriber<
       try {
         s.pause();
       } catch (error) {
-        return fail(error);
+        return this.fail(error);
       }
-      readingPaused = true;
+      this.readingPaused = true;
     } else {
-      resumeReading(s);
+      this.resumeReading(s);
     }
-    if (c.ping && node?.ping) {
-      pingTimer?.unsubscribe();
-      pingTimer = pingSentAt = undefined;
-      confirmingTimeout = false;
+    const { ping, scheduler } = this.c;
+    if (ping && this.node?.ping) {
+      this.pingTimer?.unsubscribe();
+      this.pingTimer = this.pingSentAt = undefined;
+      this.confirmingTimeout = false;
       if (!value) {
-        lastAlive = scheduler.now();
-        armPing(c.ping.interval);
+        this.lastAlive = scheduler.now();
+        this.armPing(ping.interval);
       }
     }
   }
 
   /** Closes without waiting for the close handshake: `ws`'s terminate(), else close(). */
-  function abort(s: WebSocketLike): void {
+  abort(s: WebSocketLike): void {
     try {
-      if (node?.terminate) node.terminate();
+      if (this.node?.terminate) this.node.terminate();
       else if (s.readyState === CONNECTING) s.close();
       else if (s.readyState === OPEN) s.close(ABORT_CODE, 'abort');
     } catch {
@@ -548,249 +681,254 @@ function openConnection<In, Out>(c: Normalized<In, Out>, subscriber: Subscriber<
     }
   }
 
-  function end(error: unknown, code: number, reason: string): void {
-    const wasOpen = state === 'open';
-    const s = release();
-    if (s) abort(s); // a no-op when the socket already closed
-    subscriber.error(error);
+  end(error: unknown, code: number, reason: string): void {
+    const wasOpen = this.state === 'open';
+    const s = this.release();
+    if (s) this.abort(s); // a no-op when the socket already closed
+    this.subscriber.error(error);
     try {
-      c.onClose?.({ code, reason, wasOpen, error });
+      this.c.onClose?.({ code, reason, wasOpen, error });
     } catch (hookError) {
       reportHookError(hookError);
     }
   }
 
-  function fail(error: unknown): void {
-    if (state !== 'ended') end(error, 1006, '');
+  fail(error: unknown): void {
+    if (this.state !== 'ended') this.end(error, 1006, '');
   }
 
-  function send(value: Out): void {
-    if (state !== 'open') return;
+  send(value: Out): void {
+    if (this.state !== 'open') return;
+    const { tcp } = this;
     try {
-      if (tcp && !corked) {
+      if (tcp && !this.corked) {
         // Every frame sent in this tick goes out in one write at its end (a microtask), not
         // one write syscall per frame: the order is ws's, nothing waits for a later event.
-        corked = true;
+        this.corked = true;
         tcp.cork();
-        queueMicrotask(flush);
+        queueMicrotask((this.flushCallback ??= () => this.flush()));
       }
-      const data = c.serialize(value);
+      const data = this.c.serialize(value);
       if (tcp) {
-        unsent++;
-        (socket as WebSocketLike & WsSend).send(data, NO_SEND_OPTIONS, onSent);
+        this.unsent++;
+        (this.socket as WebSocketLike & WsSend).send(data, NO_SEND_OPTIONS, (this.sentCallback ??= () => this.onSent()));
       } else {
-        socket?.send(data);
+        this.socket?.send(data);
       }
     } catch (error) {
-      fail(error);
+      this.fail(error);
     }
   }
 
-  function flush(): void {
-    if (!corked) return;
-    corked = false;
-    tcp?.uncork();
+  /** `outgoing`'s observer: its values are sent, its error ends the connection. */
+  next(value: Out): void {
+    this.send(value);
   }
 
-  /** `ws`'s handshake response carries the TCP (or TLS) socket the connection will use. */
-  const onUpgrade = (response: { socket?: Partial<CorkableSocket> | null }): void => {
-    const t = response?.socket;
-    if (typeof t?.cork === 'function' && typeof t.uncork === 'function') tcp = t as CorkableSocket;
-  };
+  error(error: unknown): void {
+    this.fail(error);
+  }
 
-  const onUnexpectedResponse = (_request: unknown, response: { statusCode?: number; headers?: Record<string, string | string[] | undefined> }): void => {
-    fail(new HandshakeRejectedError(response.statusCode ?? 0, parseRetryAfter(response.headers?.['retry-after'], Date.now())));
-  };
+  onSent(): void {
+    if (--this.unsent === 0) this.drained?.();
+  }
 
-  const onPong = (): void => {
-    lastAlive = scheduler.now();
-  };
+  flush(): void {
+    if (!this.corked) return;
+    this.corked = false;
+    this.tcp?.uncork();
+  }
 
-  function armPing(delay: number): void {
-    pingTimer = scheduler.schedule(checkPing, Math.max(0, delay));
+  onUnexpectedResponse(response: HttpResponseLike): void {
+    this.fail(new HandshakeRejectedError(response.statusCode ?? 0, parseRetryAfter(response.headers?.['retry-after'], Date.now())));
+  }
+
+  armPing(delay: number): void {
+    this.pingTimer = this.c.scheduler.schedule(pingWork, Math.max(0, delay), this as Connection<unknown, unknown>);
   }
 
   /** Sends a ping after `interval` of silence; fails when neither a pong nor a frame follows within `timeout`. */
-  function checkPing(): void {
+  checkPing(): void {
+    const { c, socket } = this;
     const { interval, timeout } = c.ping!;
     if (socket && socket.readyState !== OPEN) {
       // The peer sent a close frame and `ws` now waits (up to 30 s) for TCP to end. Pinging a
       // closing socket would turn the peer's close code into a heartbeat timeout: end it after
       // closeTimeout instead, and let the close event report the peer's code.
-      pingTimer = scheduler.schedule(() => node?.terminate?.(), c.closeTimeout);
+      this.pingTimer = c.scheduler.schedule(terminateClosingWork, c.closeTimeout, this as Connection<unknown, unknown>);
       return;
     }
-    const now = scheduler.now();
+    const now = c.scheduler.now();
+    const { pingSentAt } = this;
     if (pingSentAt !== undefined) {
-      if (lastAlive >= pingSentAt) {
-        pingSentAt = undefined;
-        confirmingTimeout = false;
+      if (this.lastAlive >= pingSentAt) {
+        this.pingSentAt = undefined;
+        this.confirmingTimeout = false;
       } else if (now - pingSentAt >= timeout) {
         // The timer may have run late because the event loop was busy; frames that arrived
         // meanwhile are read in the next I/O phase. Look once more before declaring death.
-        if (!confirmingTimeout) {
-          confirmingTimeout = true;
-          return armPing(0);
+        if (!this.confirmingTimeout) {
+          this.confirmingTimeout = true;
+          return this.armPing(0);
         }
-        return fail(new HeartbeatTimeoutError(now - lastAlive, timeout));
+        return this.fail(new HeartbeatTimeoutError(now - this.lastAlive, timeout));
       } else {
-        return armPing(pingSentAt + timeout - now);
+        return this.armPing(pingSentAt + timeout - now);
       }
     }
-    const silent = now - lastAlive;
-    if (silent < interval) return armPing(interval - silent);
-    pingSentAt = now;
+    const silent = now - this.lastAlive;
+    if (silent < interval) return this.armPing(interval - silent);
+    this.pingSentAt = now;
     try {
-      node!.ping!();
+      this.node!.ping!();
     } catch (error) {
-      return fail(error);
+      return this.fail(error);
     }
-    armPing(timeout);
+    this.armPing(timeout);
   }
 
-  function onOpen(this: void): void {
-    if (state !== 'connecting' || !socket) return;
-    openTimer?.unsubscribe();
-    openTimer = undefined;
-    state = 'open';
+  onOpen(): void {
+    const { c, socket } = this;
+    if (this.state !== 'connecting' || !socket) return;
+    this.openTimer?.unsubscribe();
+    this.openTimer = undefined;
+    this.state = 'open';
+    if (this.isWs) {
+      // The handshake's events cannot come again, and no message can come before 'open' (ws
+      // reads the first frame in a later tick): an idle connection then has as few event
+      // names as raw `ws` use (5 or fewer fit the smallest table EventEmitter keeps them in).
+      const ws = socket as WsSocket;
+      ws.removeListener('open', wsOpen);
+      ws.removeListener('unexpected-response', wsUnexpectedResponse);
+      ws.removeListener('upgrade', wsUpgrade);
+      ws.on('message', wsMessage);
+    }
     const info: ConnectionOpenInfo = { protocol: socket.protocol ?? '' };
     try {
       c.onOpen?.(info);
-      if (state !== 'open') return;
+      if (this.state !== 'open') return;
       for (const value of c.handshake?.(info) ?? []) {
-        if (state !== 'open') return;
-        send(value);
+        if (this.state !== 'open') return;
+        this.send(value);
       }
     } catch (error) {
-      return fail(error);
+      return this.fail(error);
     }
-    if (state !== 'open') return;
+    if (this.state !== 'open') return;
+    const { node } = this;
     if (c.ping && node?.ping) {
-      lastAlive = scheduler.now();
-      node.on('pong', onPong);
-      node.on('ping', onPong);
-      armPing(c.ping.interval);
+      this.lastAlive = c.scheduler.now();
+      const pong = this.isWs ? wsPong : this.generic!.pong;
+      node.on('pong', pong);
+      node.on('ping', pong);
+      this.armPing(c.ping.interval);
     }
+    // Either source may end the connection before subscribe() returns (a value that fails to
+    // serialize, a re-entrant unsubscribe): release() then could not stop it, so stop it here.
     if (c.paused) {
-      pausedSub = new Subscription();
-      pausedSub.add(c.paused.subscribe({ next: (value) => setPaused(value === true), error: fail, complete: () => setPaused(false) }));
-      if (state !== 'open') return;
+      const subscription = c.paused.subscribe(new PausedObserver(this as Connection<unknown, unknown>));
+      if (this.state !== 'open') return subscription.unsubscribe();
+      this.pausedSub = subscription;
     }
     if (c.outgoing) {
-      // Hold the subscription before subscribing: the source may end the connection (a value
-      // that fails to serialize, a re-entrant unsubscribe) before subscribe() returns.
-      outgoing = new Subscription();
-      outgoing.add(c.outgoing.subscribe({ next: send, error: fail }));
+      const subscription = c.outgoing.subscribe(this);
+      if (this.state !== 'open') return subscription.unsubscribe();
+      this.outgoing = subscription;
     }
   }
 
-  function onMessage(event: MessageEventLike): void {
-    receive(event.data as string | ArrayBuffer);
-  }
-
-  /** `ws`'s own 'message' event: no `MessageEvent` per frame. Binary data is an ArrayBuffer (binaryType). */
-  const onWsMessage = (data: { toString(): string } | ArrayBuffer, isBinary: boolean): void => {
-    receive(isBinary ? (data as ArrayBuffer) : data.toString());
-  };
-
-  function receive(data: string | ArrayBuffer): void {
-    if (c.ping) lastAlive = scheduler.now();
+  receive(data: string | ArrayBuffer): void {
+    const { c } = this;
+    if (c.ping) this.lastAlive = c.scheduler.now();
     let value: In;
     try {
       value = c.deserialize(data);
     } catch (cause) {
       const error = new DecodeError(data, { cause });
-      if (c.onDecodeError === 'error') return fail(error);
+      if (c.onDecodeError === 'error') return this.fail(error);
       try {
         c.onDecodeError(error);
       } catch (handlerError) {
-        fail(handlerError);
+        this.fail(handlerError);
       }
       return;
     }
-    subscriber.next(value);
+    this.subscriber.next(value);
   }
 
-  function onError(event: unknown): void {
-    errorEvent = (event as { error?: unknown } | null)?.error ?? event;
+  onError(event: unknown): void {
+    this.errorEvent = (event as { error?: unknown } | null)?.error ?? event;
     // Some implementations fire `error` and never `close`: do not wait forever.
-    graceTimer ??= scheduler.schedule(
-      () => fail(new ConnectionClosedError(1006, '', false, { cause: errorEvent })),
-      c.closeTimeout,
-    );
+    this.graceTimer ??= this.c.scheduler.schedule(graceWork, this.c.closeTimeout, this as Connection<unknown, unknown>);
   }
 
-  function onClose(event: CloseEventLike): void {
-    if (state === 'ended') return;
+  onClose(event: CloseEventLike): void {
+    if (this.state === 'ended') return;
     const reported = typeof event.code === 'number' ? event.code : 1006;
-    const code = (reported === 1006 && protocolErrorCode(errorEvent)) || reported;
+    const code = (reported === 1006 && protocolErrorCode(this.errorEvent)) || reported;
     const reason = typeof event.reason === 'string' ? event.reason : '';
-    const options = errorEvent === undefined ? undefined : { cause: errorEvent };
-    end(new ConnectionClosedError(code, reason, event.wasClean === true, options), code, reason);
+    const options = this.errorEvent === undefined ? undefined : { cause: this.errorEvent };
+    this.end(new ConnectionClosedError(code, reason, event.wasClean === true, options), code, reason);
   }
 
-  function create(url: string, protocols: string[] | undefined): void {
-    if (state !== 'resolving') return;
+  create(url: string, protocols: string[] | undefined): void {
+    if (this.state !== 'resolving') return;
+    const { c } = this;
     const Ctor = c.WebSocketCtor ?? (globalThis as { WebSocket?: WebSocketConstructorLike }).WebSocket;
-    if (!c.socketFactory && typeof Ctor !== 'function') return fail(new TypeError(MISSING_WEBSOCKET));
+    if (!c.socketFactory && typeof Ctor !== 'function') return this.fail(new TypeError(MISSING_WEBSOCKET));
     let s: WebSocketLike;
     try {
       s = c.socketFactory ? c.socketFactory(url, protocols) : new Ctor!(url, protocols);
     } catch (error) {
-      return fail(error);
+      return this.fail(error);
     }
-    socket = s;
-    state = 'connecting';
-    node = nodeExtras(s);
+    this.socket = s;
+    this.state = 'connecting';
+    const node = (this.node = nodeExtras(s));
     try {
       s.binaryType = 'arraybuffer';
     } catch {
       // A socket without binaryType support delivers binary frames in its own type.
     }
     if (node && isWs(s)) {
-      // `ws`'s own events: no DOM-style event object per frame, and no wrapper function (with
-      // its own property table) per handler kept by every idle connection.
-      node.on('open', onOpen);
-      node.on('message', onWsMessage);
-      node.on('error', onError);
+      // `ws`'s own events, with listeners shared by every connection: no DOM-style event
+      // object per frame, and nothing per handler kept by every idle connection.
+      const ws = s as WsSocket;
+      this.isWs = true;
+      ws[CONNECTION] = this as Connection<unknown, unknown>;
+      ws.on('open', wsOpen);
+      ws.on('error', wsError);
+      ws.on('close', wsClose);
+      ws.on('unexpected-response', wsUnexpectedResponse);
+      ws.on('upgrade', wsUpgrade);
     } else {
-      s.onopen = onOpen;
-      s.onmessage = onMessage;
-      s.onerror = onError;
+      s.onopen = () => this.onOpen();
+      s.onmessage = (event: MessageEventLike) => this.receive(event.data as string | ArrayBuffer);
+      s.onerror = (event: unknown) => this.onError(event);
+      s.onclose = (event: CloseEventLike) => this.onClose(event);
+      if (node) {
+        const generic: GenericListeners = (this.generic = {
+          unexpectedResponse: (_request, response) => this.onUnexpectedResponse(response),
+          upgrade: (response) => {
+            const t = response?.socket;
+            if (typeof t?.cork === 'function' && typeof t.uncork === 'function') this.tcp = t as CorkableSocket;
+          },
+          pong: () => {
+            this.lastAlive = c.scheduler.now();
+          },
+        });
+        node.on('unexpected-response', generic.unexpectedResponse);
+        node.on('upgrade', generic.upgrade);
+      }
     }
-    s.onclose = onClose; // wasClean is only on the close event
-    node?.on('unexpected-response', onUnexpectedResponse);
-    node?.on('upgrade', onUpgrade);
-    if (s.readyState === OPEN) onOpen();
+    if (s.readyState === OPEN) this.onOpen();
   }
 
-  // Resolve url and protocols: synchronously when both are plain values, so that the socket
-  // exists by the time subscribe() returns.
-  try {
-    const url = resolve(c.url);
-    const protocols = resolve(c.protocols);
-    if (isPromiseLike(url) || isPromiseLike(protocols)) {
-      Promise.all([url, protocols]).then(
-        ([u, p]) => {
-          if (state !== 'resolving') return;
-          try {
-            create(normalizeUrl(u), normalizeProtocols(p));
-          } catch (error) {
-            fail(error);
-          }
-        },
-        fail,
-      );
-    } else {
-      create(normalizeUrl(url), normalizeProtocols(protocols));
-    }
-  } catch (error) {
-    fail(error);
-  }
-
-  return () => {
-    if (state === 'ended') return;
-    const wasOpen = state === 'open';
+  /** The subscription's teardown. */
+  unsubscribe(): void {
+    if (this.state === 'ended') return;
+    const { c, node } = this;
+    const wasOpen = this.state === 'open';
     let request: CloseRequest = {};
     let invalid: unknown;
     try {
@@ -799,29 +937,29 @@ function openConnection<In, Out>(c: Normalized<In, Out>, subscriber: Subscriber<
     } catch (error) {
       invalid = error;
     }
-    const s = release();
+    const s = this.release();
     const code = request.code ?? 1000;
     const reason = request.reason ?? '';
     if (s && s.readyState === OPEN && invalid === undefined) {
       try {
         s.close(code, reason);
       } catch {
-        abort(s);
+        this.abort(s);
       }
       if (node?.terminate) {
         const terminate = node.terminate.bind(node);
-        if (request.terminate === true && unsent === 0) terminate();
+        if (request.terminate === true && this.unsent === 0) terminate();
         else {
           // Wait for the close handshake or, with `terminate`, only until the frames sent
           // before it are written (the close frame is queued behind them): closeTimeout at most.
-          const timer = scheduler.schedule(terminate, c.closeTimeout);
+          const timer = c.scheduler.schedule(terminate, c.closeTimeout);
           s.onclose = () => {
             timer.unsubscribe();
-            drained = undefined;
+            this.drained = undefined;
           };
           if (request.terminate === true) {
-            drained = () => {
-              drained = undefined;
+            this.drained = () => {
+              this.drained = undefined;
               timer.unsubscribe();
               terminate();
             };
@@ -829,7 +967,7 @@ function openConnection<In, Out>(c: Normalized<In, Out>, subscriber: Subscriber<
         }
       }
     } else if (s) {
-      abort(s);
+      this.abort(s);
     }
     try {
       c.onClose?.({ code: wasOpen && invalid === undefined ? code : 1006, reason, wasOpen, error: undefined });
@@ -837,5 +975,5 @@ function openConnection<In, Out>(c: Normalized<In, Out>, subscriber: Subscriber<
       reportHookError(hookError);
     }
     if (invalid !== undefined) throw invalid;
-  };
+  }
 }

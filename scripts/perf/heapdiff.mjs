@@ -3,7 +3,7 @@
 // node --expose-gc scripts/perf/heapdiff.mjs --stack 'bare connect' [--n 500]
 import { writeHeapSnapshot } from 'node:v8';
 import { readFileSync, rmSync } from 'node:fs';
-import { filter, firstValueFrom } from 'rxjs';
+import { Subject, filter, firstValueFrom } from 'rxjs';
 import { WebSocket } from 'ws';
 const { connect, createSocket } = await loadRxtether();
 import { arg, loadRxtether, startServer } from './util.mjs';
@@ -26,6 +26,34 @@ const open = {
     let opened;
     const p = new Promise((r) => (opened = r));
     keep.push(connect({ url, WebSocketCtor: WebSocket, onOpen: () => opened() }).subscribe({ next() {}, error() {} }));
+    await p;
+  },
+  // As bench/stacks.ts opens raw ws in scenario 4 (its closures included).
+  async 'bench raw'() {
+    let opened;
+    const p = new Promise((r) => (opened = r));
+    let ws;
+    let closed = false;
+    const open = () => {
+      const socket = new WebSocket(url);
+      ws = socket;
+      socket.on('open', () => opened());
+      socket.on('message', (data, isBinary) => { if (!isBinary) JSON.parse(data.toString()); });
+      socket.on('error', () => {});
+      socket.on('close', () => { if (!closed) open(); });
+    };
+    open();
+    keep.push({ send: (m) => ws.send(JSON.stringify(m)), close: () => { closed = true; ws.close(); } });
+    await p;
+  },
+  // As bench/stacks.ts opens them in scenario 4 (a connect() and an outgoing Subject each).
+  async 'bench connect'() {
+    let opened;
+    const p = new Promise((r) => (opened = r));
+    const outgoing = new Subject();
+    const channels = [];
+    const sub = connect({ url, WebSocketCtor: WebSocket, handshake: () => channels, outgoing, onOpen: () => queueMicrotask(opened) }).subscribe({ next() {}, error() {} });
+    keep.push({ send: (m) => outgoing.next(m), close: () => sub.unsubscribe() });
     await p;
   },
   async 'createSocket + 1 channel'() {
@@ -64,7 +92,7 @@ function summarize(file) {
   }
   for (let i = 0; i < snap.nodes.length; i += w) {
     const type = types[snap.nodes[i + it]];
-    let name = type === 'object' || type === 'closure' ? snap.strings[snap.nodes[i + iname]] : `(${type})`;
+    let name = type === "object" || type === "closure" ? snap.strings[snap.nodes[i + iname]] : type === "code" && process.argv.includes("--code") ? `(code) ${snap.strings[snap.nodes[i + iname]]}` : `(${type})`;
     if (process.argv.includes('--retainers') && (type === 'array' || type === 'hidden' || name === 'Array' || name === 'Object' || name === 'system / Context')) name += ` <- ${retainer.get(i) ?? '?'}`;
     const key = `${type === 'closure' ? 'closure ' : ''}${name}`.slice(0, 60);
     const a = agg.get(key) ?? [0, 0];

@@ -119,6 +119,37 @@ describe('connect', () => {
       expect(closes).toEqual([{ code: 1006, reason: '', wasOpen: false, error: undefined }]);
     });
 
+    it('should keep only message, error and close listeners on an open ws socket, and none of its own after it ends', async () => {
+      const s = await server();
+      const sockets: WebSocket[] = [];
+      const { opened, onOpen } = openSignal();
+      const o = observe(
+        connect({
+          url: s.url,
+          onOpen,
+          socketFactory: (url, protocols) => {
+            const ws = new WebSocket(url, protocols);
+            sockets.push(ws);
+            return ws;
+          },
+        }),
+      );
+      const conn = await s.connections.next();
+      await opened;
+      const ws = sockets[0]!;
+      // The handshake's listeners ('open', 'upgrade', 'unexpected-response') are gone: an idle
+      // connection keeps as few as raw ws use.
+      expect(ws.eventNames().sort()).toEqual(['close', 'error', 'message']);
+      expect(ws.eventNames().map((name) => ws.listenerCount(name))).toEqual([1, 1, 1]);
+      conn.sendJson({ n: 1 });
+      expect(await o.values.next()).toEqual({ n: 1 });
+      o.subscription.unsubscribe();
+      expect(await conn.closed).toEqual({ code: 1000, reason: '' });
+      // Left: the error guard ws needs and the close-handshake watcher of the teardown.
+      expect(ws.listenerCount('message')).toBe(0);
+      expect(ws.listeners('close').length).toBeLessThanOrEqual(1);
+    });
+
     it('should terminate the socket when the peer never answers the close frame', async () => {
       const deaf = await startDeafServer();
       defer(() => deaf.close());
@@ -239,6 +270,30 @@ describe('connect', () => {
       await s.connections.next();
       expect(await o.error).toBeInstanceOf(TypeError);
       expect(torndown).toBe(true);
+    });
+
+    it('should unsubscribe paused even when it ends the connection while being subscribed', async () => {
+      const s = await server();
+      let torndown = false;
+      const paused = new Observable<boolean>((subscriber) => {
+        subscriber.next(true); // pause() throws: ends the connection inside subscribe()
+        return () => {
+          torndown = true;
+        };
+      });
+      const outgoing = new Subject<unknown>();
+      const socketFactory = (url: string, protocols: string[] | undefined) => {
+        const ws = new WebSocket(url, protocols);
+        ws.pause = () => {
+          throw new Error('cannot pause');
+        };
+        return ws;
+      };
+      const o = observe(connect({ url: s.url, socketFactory, paused, outgoing }));
+      await s.connections.next();
+      expect(((await o.error) as Error).message).toBe('cannot pause');
+      expect(torndown).toBe(true);
+      expect(outgoing.observed).toBe(false); // never subscribed once the connection ended
     });
 
     it('should not call handshake when the subscriber unsubscribes inside onOpen', async () => {

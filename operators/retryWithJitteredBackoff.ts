@@ -1,10 +1,11 @@
 import {
   type MonoTypeOperatorFunction,
+  type SchedulerAction,
   type SchedulerLike,
   Observable,
+  type Subscriber,
   Subscription,
   asyncScheduler,
-  timer,
 } from 'rxjs';
 import { isRetryableError, retryAfterOf } from '../src/errors.js';
 import { type BackoffOptions, type BackoffStrategy, type JitterMode, backoffStrategies, delayWithHint } from './backoff.js';
@@ -310,134 +311,196 @@ export function retryWithJitteredBackoff<T>(
   if (retryNow !== undefined && (retryNow === null || typeof (retryNow as { subscribe?: unknown }).subscribe !== 'function')) {
     throw new TypeError(`${WHERE}: retryNow must be an observable, got ${retryNow === null ? 'null' : typeof retryNow}`);
   }
-  const options: BackoffOptions = { initialDelay, maxDelay, factor };
-
+  const settings: RetrySettings = {
+    strategy,
+    options: { initialDelay, maxDelay, factor },
+    maxRetries,
+    shouldRetry,
+    retryAfter,
+    resetOnValue,
+    stableAfter,
+    retryNow,
+    onRetry,
+    onGiveUp,
+    random,
+    scheduler,
+  };
   return (source) =>
     new Observable<T>((subscriber) => {
-      // Per-subscription state: the retry chain of this subscriber only.
-      let retries = 0;
-      let previousDelay: number | undefined;
-      let generation = 0;
-      let attemptSub: Subscription | undefined;
-      let waitSub: Subscription | undefined;
-      let stableSub: Subscription | undefined;
-
-      const resetCounter = (): void => {
-        retries = 0;
-        previousDelay = undefined;
-      };
-
-      const provedHealthy = (): void => {
-        if (stableAfter > 0) stableSub = timer(stableAfter, scheduler).subscribe(resetCounter);
-        else resetCounter();
-      };
-
-      const giveUp = (error: unknown, reason: RetryGiveUpReason): void => {
-        if (typeof error === 'object' && error !== null) retriesByError.set(error, retries);
-        try {
-          onGiveUp?.({ error, retries, reason });
-        } finally {
-          subscriber.error(error);
-        }
-      };
-
-      const wait = (delay: number): void => {
-        if (subscriber.closed) return;
-        let done = false;
-        const sub = new Subscription();
-        waitSub = sub;
-        const resume = (): void => {
-          if (done) return;
-          done = true;
-          sub.unsubscribe();
-          subscribeToSource();
-        };
-        sub.add(timer(delay, scheduler).subscribe(resume));
-        if (retryNow !== undefined && !done) {
-          // A value delivered while we subscribe is state (a BehaviorSubject), not a new
-          // signal; acting on it would turn a synchronously failing source into a hot loop.
-          let subscribing = true;
-          sub.add(
-            retryNow.subscribe({
-              next: () => {
-                if (!subscribing) resume();
-              },
-              error: (error: unknown) => {
-                sub.unsubscribe();
-                giveUp(error, 'error');
-              },
-            }),
-          );
-          subscribing = false;
-        }
-      };
-
-      const handleError = (error: unknown): void => {
-        stableSub?.unsubscribe();
-        // The consumer may have left synchronously while the source kept going.
-        if (subscriber.closed) return;
-        const attempt = retries + 1;
-        let stop: RetryGiveUpReason | undefined;
-        let delay = 0;
-        try {
-          if (!shouldRetry(error, { attempt })) stop = 'notRetryable';
-          else if (attempt > maxRetries) stop = 'maxRetries';
-          else delay = nextDelay(error, attempt);
-        } catch (thrown) {
-          giveUp(thrown, 'error');
-          return;
-        }
-        // A hook (onRetry, shouldRetry, retryAfter) may have unsubscribed the consumer.
-        if (subscriber.closed) return;
-        if (stop === undefined) wait(delay);
-        else giveUp(error, stop);
-      };
-
-      /** The wait before `attempt`; counts the attempt only after its delay was computed. */
-      const nextDelay = (error: unknown, attempt: number): number => {
-        const base = strategy(attempt, options, random, previousDelay);
-        if (typeof base !== 'number' || Number.isNaN(base) || base < 0) {
-          throw new RangeError(`${WHERE}: the jitter strategy returned ${String(base)} for attempt ${attempt}`);
-        }
-        const rawHint = retryAfter(error);
-        const hint = typeof rawHint === 'number' && Number.isFinite(rawHint) && rawHint >= 0 ? rawHint : undefined;
-        const delay = delayWithHint(base, hint, random);
-        onRetry?.({ attempt, delay, error, hint });
-        // Counted only now: after the delay was computed from the previous value, and once
-        // nothing can stop this retry from being made.
-        previousDelay = base;
-        retries = attempt;
-        return delay;
-      };
-
-      const subscribeToSource = (): void => {
-        const id = ++generation;
-        let healthy = false;
-        if (!resetOnValue && stableAfter > 0) provedHealthy();
-        const sub = source.subscribe({
-          next: (value) => {
-            if (resetOnValue && !healthy) {
-              healthy = true;
-              provedHealthy();
-            }
-            subscriber.next(value);
-          },
-          error: handleError,
-          complete: () => subscriber.complete(),
-        });
-        // The consumer may have left while the source was still subscribing (a synchronous
-        // value into take(1)): the teardown already ran, so this subscription is ours to end.
-        if (subscriber.closed) sub.unsubscribe();
-        // A synchronous scheduler may already have started the next attempt.
-        else if (id === generation) attemptSub = sub;
-      };
-
-      subscribeToSource();
-
-      return () => {
-        attemptSub?.unsubscribe();
-        waitSub?.unsubscribe();
-        stableSub?.unsubscribe();
-      };
+      const chain = new RetryChain(source, subscriber, settings);
+      chain.subscribeToSource();
+      return chain;
     });
+}
+
+/** The validated options every subscription of one operator shares. */
+interface RetrySettings {
+  readonly strategy: BackoffStrategy;
+  readonly options: BackoffOptions;
+  readonly maxRetries: number;
+  readonly shouldRetry: (error: unknown, info: ShouldRetryInfo) => boolean;
+  readonly retryAfter: (error: unknown) => number | undefined;
+  readonly resetOnValue: boolean;
+  readonly stableAfter: number;
+  readonly retryNow: Observable<unknown> | undefined;
+  readonly onRetry: ((info: RetryAttemptInfo) => void) | undefined;
+  readonly onGiveUp: ((info: RetryGiveUpInfo) => void) | undefined;
+  readonly random: () => number;
+  readonly scheduler: SchedulerLike;
+}
+
+/**
+ * The retry chain of one subscriber: the observer of every attempt (attempts are sequential:
+ * an attempt has errored before the next one is subscribed), its counters, and its teardown
+ * (`unsubscribe`). Fields of one object rather than closures, so that a connected, idle chain
+ * retains this object besides what `source.subscribe` allocates.
+ */
+class RetryChain<T> {
+  /** Retries made since the counter was last reset. */
+  private retries = 0;
+  /** The strategy's delay before the last retry, for decorrelated jitter. */
+  private previousDelay: number | undefined = undefined;
+  /** Counts attempts, so that a late-returning `subscribe` does not overwrite a newer one. */
+  private generation = 0;
+  /** Whether the current attempt proved healthy (emitted, with `resetOnValue`). */
+  private healthy = false;
+  private attemptSub: Subscription | undefined = undefined;
+  private waitSub: Subscription | undefined = undefined;
+  private stableSub: Subscription | undefined = undefined;
+
+  constructor(
+    private readonly source: Observable<T>,
+    private readonly subscriber: Subscriber<T>,
+    private readonly settings: RetrySettings,
+  ) {}
+
+  subscribeToSource(): void {
+    const id = ++this.generation;
+    this.healthy = false;
+    if (!this.settings.resetOnValue && this.settings.stableAfter > 0) this.provedHealthy();
+    const sub = this.source.subscribe(this);
+    // The consumer may have left while the source was still subscribing (a synchronous
+    // value into take(1)): the teardown already ran, so this subscription is ours to end.
+    if (this.subscriber.closed) sub.unsubscribe();
+    // A synchronous scheduler may already have started the next attempt.
+    else if (id === this.generation) this.attemptSub = sub;
+  }
+
+  next(value: T): void {
+    if (!this.healthy && this.settings.resetOnValue) {
+      this.healthy = true;
+      this.provedHealthy();
+    }
+    this.subscriber.next(value);
+  }
+
+  /** An attempt failed: retry after a delay, or give up. */
+  error(error: unknown): void {
+    this.stableSub?.unsubscribe();
+    // The consumer may have left synchronously while the source kept going.
+    if (this.subscriber.closed) return;
+    const { shouldRetry, maxRetries } = this.settings;
+    const attempt = this.retries + 1;
+    let stop: RetryGiveUpReason | undefined;
+    let delay = 0;
+    try {
+      if (!shouldRetry(error, { attempt })) stop = 'notRetryable';
+      else if (attempt > maxRetries) stop = 'maxRetries';
+      else delay = this.nextDelay(error, attempt);
+    } catch (thrown) {
+      this.giveUp(thrown, 'error');
+      return;
+    }
+    // A hook (onRetry, shouldRetry, retryAfter) may have unsubscribed the consumer.
+    if (this.subscriber.closed) return;
+    if (stop === undefined) this.wait(delay);
+    else this.giveUp(error, stop);
+  }
+
+  complete(): void {
+    this.subscriber.complete();
+  }
+
+  /** The teardown. */
+  unsubscribe(): void {
+    this.attemptSub?.unsubscribe();
+    this.waitSub?.unsubscribe();
+    this.stableSub?.unsubscribe();
+  }
+
+  resetCounter(): void {
+    this.retries = 0;
+    this.previousDelay = undefined;
+  }
+
+  private provedHealthy(): void {
+    const { stableAfter, scheduler } = this.settings;
+    if (stableAfter > 0) this.stableSub = scheduler.schedule(resetWhenStable, stableAfter, this);
+    else this.resetCounter();
+  }
+
+  private giveUp(error: unknown, reason: RetryGiveUpReason): void {
+    const { retries } = this;
+    if (typeof error === 'object' && error !== null) retriesByError.set(error, retries);
+    try {
+      this.settings.onGiveUp?.({ error, retries, reason });
+    } finally {
+      this.subscriber.error(error);
+    }
+  }
+
+  private wait(delay: number): void {
+    if (this.subscriber.closed) return;
+    const { retryNow, scheduler } = this.settings;
+    let done = false;
+    const sub = new Subscription();
+    this.waitSub = sub;
+    const resume = (): void => {
+      if (done) return;
+      done = true;
+      sub.unsubscribe();
+      this.subscribeToSource();
+    };
+    sub.add(scheduler.schedule(resume, delay));
+    if (retryNow !== undefined && !done) {
+      // A value delivered while we subscribe is state (a BehaviorSubject), not a new
+      // signal; acting on it would turn a synchronously failing source into a hot loop.
+      let subscribing = true;
+      sub.add(
+        retryNow.subscribe({
+          next: () => {
+            if (!subscribing) resume();
+          },
+          error: (error: unknown) => {
+            sub.unsubscribe();
+            this.giveUp(error, 'error');
+          },
+        }),
+      );
+      subscribing = false;
+    }
+  }
+
+  /** The wait before `attempt`; counts the attempt only after its delay was computed. */
+  private nextDelay(error: unknown, attempt: number): number {
+    const { strategy, options, random, retryAfter, onRetry } = this.settings;
+    const base = strategy(attempt, options, random, this.previousDelay);
+    if (typeof base !== 'number' || Number.isNaN(base) || base < 0) {
+      throw new RangeError(`${WHERE}: the jitter strategy returned ${String(base)} for attempt ${attempt}`);
+    }
+    const rawHint = retryAfter(error);
+    const hint = typeof rawHint === 'number' && Number.isFinite(rawHint) && rawHint >= 0 ? rawHint : undefined;
+    const delay = delayWithHint(base, hint, random);
+    onRetry?.({ attempt, delay, error, hint });
+    // Counted only now: after the delay was computed from the previous value, and once
+    // nothing can stop this retry from being made.
+    this.previousDelay = base;
+    this.retries = attempt;
+    return delay;
+  }
+}
+
+/** The scheduled end of a stable period (the chain is the action's state). */
+function resetWhenStable<T>(this: SchedulerAction<RetryChain<T>>, chain: RetryChain<T>): void {
+  chain.resetCounter();
 }

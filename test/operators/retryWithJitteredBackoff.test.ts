@@ -192,6 +192,19 @@ describe('retryWithJitteredBackoff', () => {
       });
     });
 
+    it('should count the stable period from the first value of an attempt, not restart it on later values', () => {
+      createTestScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
+        const failing = cold('#');
+        const chatty = cold('-a--a---#'); // stable from 1 ms: the counter resets at 6, before the drop at 8
+        const after = cold('---#');
+        const result = attempts(failing, chatty, after).pipe(retryWithJitteredBackoff({ initialDelay: 10, jitter: 'none', stableAfter: 5 }));
+        expectObservable(result, '^ 40ms !').toBe('11ms a--a');
+        expectSubscriptions(chatty.subscriptions).toBe('10ms ^-------!');
+        // the wait after `chatty` is attempt 1 again (10 ms), not attempt 2 (20 ms)
+        expectSubscriptions(after.subscriptions).toBe('28ms ^--!');
+      });
+    });
+
     it('should count the stable period from subscription when resetOnValue is false', () => {
       createTestScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
         const short = cold('---#');

@@ -24,8 +24,8 @@ class Fake {
 const channel = (name, i, count, cursors) => ({
   key: name,
   subscribe: () => ({ type: 'subscribe', channel: name }),
-  matches: (m) => m.type === 'msg' && m.channel === name,
-  ...(cursors ? { cursorOf: (m) => m.seq, isNext: isNextInSequence } : {}),
+  ...(cursors === 'keyOnly' ? {} : { matches: (m) => m.type === 'msg' && m.channel === name }),
+  ...(cursors === true ? { cursorOf: (m) => m.seq, isNext: isNextInSequence } : {}),
 });
 
 async function client(extra, channels, cursors) {
@@ -54,6 +54,9 @@ const variants = {
   '+ resume (connection-wide)': () => client({ heartbeat: { timeout: 60_000 }, resume: { cursorOf: (m) => m.g } }, false),
   '+ 10 channels (matches)': () => client({ heartbeat: { timeout: 60_000 }, resume: { cursorOf: (m) => m.g } }, true),
   '+ 10 channels, channelKeyOf': () => client({ heartbeat: { timeout: 60_000 }, resume: { cursorOf: (m) => m.g }, channelKeyOf: (m) => m.channel }, true),
+  // What bench/stacks.ts's full client configures: a heartbeat with pings, resume with isNext,
+  // channels routed by channelKeyOf alone (no matches).
+  'bench full client': () => client({ heartbeat: { interval: 15_000, timeout: 45_000, message: () => ({ type: 'ping' }) }, resume: { cursorOf: (m) => m.g, isNext: isNextInSequence }, channelKeyOf: (m) => m.channel }, true, 'keyOnly'),
   '+ per-channel cursors (keyed)': () => client({ heartbeat: { timeout: 60_000 }, resume: { cursorOf: (m) => m.g }, channelKeyOf: (m) => m.channel }, true, true),
 };
 const only = arg('only', undefined);

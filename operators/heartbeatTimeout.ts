@@ -104,17 +104,22 @@ export function heartbeatTimeout<T>(configOrTimeout: HeartbeatTimeoutConfig<T> |
  * {@link heartbeatTimeout} whose deadline runs only while the latest value of `active$` is
  * `true`, counted anew from each `true` (the client's: from open, off while paused). Values
  * pass through either way; `active$` is subscribed with the source, its error is the stream's.
+ * `onAlive` receives the clock reading of every sign of life (active or not), so that a
+ * caller timing something else by the same signs (the client's pinger) needs no clock read
+ * of its own per value.
  * @internal Not exported from the package.
  */
 export function heartbeatTimeoutWhile<T>(
   config: HeartbeatTimeoutConfig<T>,
+  onAlive?: (now: number) => void,
 ): (active$: Observable<boolean>) => MonoTypeOperatorFunction<T> {
-  const watch = heartbeatWatch(config);
+  const watch = heartbeatWatch(config, onAlive);
   return (active$) => (source) => watch(source, active$);
 }
 
 function heartbeatWatch<T>(
   configOrTimeout: HeartbeatTimeoutConfig<T> | number,
+  onAlive?: (now: number) => void,
 ): (source: Observable<T>, active$: Observable<boolean> | undefined) => Observable<T> {
   const config: HeartbeatTimeoutConfig<T> =
     typeof configOrTimeout === 'number' ? { timeout: configOrTimeout } : configOrTimeout;
@@ -135,7 +140,7 @@ function heartbeatWatch<T>(
   }
   checkScheduler(WHERE, scheduler);
 
-  const settings: HeartbeatSettings<T> = { timeout, interval, ping, isAlive, scheduler };
+  const settings: HeartbeatSettings<T> = { timeout, interval, ping, isAlive, scheduler, onAlive };
   return (source, active$) =>
     new Observable<T>((subscriber) => {
       const watch = new HeartbeatWatch(subscriber, settings, active$ === undefined);
@@ -155,6 +160,7 @@ interface HeartbeatSettings<T> {
   readonly ping: (() => void) | undefined;
   readonly isAlive: ((value: T) => boolean) | undefined;
   readonly scheduler: SchedulerLike;
+  readonly onAlive: ((now: number) => void) | undefined;
 }
 
 /**
@@ -202,6 +208,7 @@ class HeartbeatWatch<T> {
       // here: a value costs a clock read, not a timer.
       this.lastAlive = now;
       this.pings = 0;
+      this.settings.onAlive?.(now);
     } else if (this.active && this.overdue(now)) {
       return;
     }

@@ -370,6 +370,68 @@ interface ChannelEntry<In, Out> {
 
 const WHERE = 'createSocket';
 
+/**
+ * Sends `heartbeat.message` after `interval` ms without a sign of life, and again after each
+ * further interval while the silence lasts, counted from open. Unlike the deadline, it goes
+ * on while paused: a paused socket still writes, and a server that expects the client's
+ * heartbeat must keep getting it through a consumer's stall. As in `heartbeatTimeout`, a
+ * message only records the time (`alive`, called by the deadline with its clock reading);
+ * the one pending check re-arms itself from that record.
+ */
+class Pinger {
+  /** From open; `undefined` before. */
+  private lastAlive: number | undefined = undefined;
+  private pings = 0;
+  private check: Subscription | undefined = undefined;
+  private subscriber: Subscriber<unknown> | undefined = undefined;
+
+  constructor(
+    private readonly interval: number,
+    private readonly scheduler: SchedulerLike,
+    private readonly ping: () => void,
+  ) {}
+
+  /** The socket opened: count from now. Errors of `ping` go to `subscriber`. */
+  start(subscriber: Subscriber<unknown>): void {
+    this.subscriber = subscriber;
+    this.lastAlive = this.scheduler.now();
+    this.arm(this.lastAlive);
+  }
+
+  alive(now: number): void {
+    if (this.lastAlive === undefined) return;
+    this.lastAlive = now;
+    this.pings = 0;
+  }
+
+  stop(): void {
+    this.check?.unsubscribe();
+    this.check = undefined;
+    this.lastAlive = undefined;
+  }
+
+  private arm(now: number): void {
+    const at = this.lastAlive! + (this.pings + 1) * this.interval;
+    this.check = this.scheduler.schedule(pingerCheck, Math.min(this.interval, Math.max(0, at - now)), this);
+  }
+
+  onCheck(): void {
+    if (this.lastAlive === undefined) return;
+    const now = this.scheduler.now();
+    if (now < this.lastAlive) this.lastAlive = now; // a wall clock that stepped backwards
+    const due = Math.floor((now - this.lastAlive) / this.interval);
+    if (due > this.pings) {
+      this.pings = due; // before the call: a reply delivered synchronously resets it
+      if (!sendPing(this.ping, this.subscriber!)) return;
+    }
+    if (this.lastAlive !== undefined) this.arm(now);
+  }
+}
+
+function pingerCheck(this: unknown, pinger?: Pinger): void {
+  pinger!.onCheck();
+}
+
 /** `ws`'s flow control, found by duck typing (connect pauses only a socket that has both). */
 interface PausableSocket {
   pause?(): void;
@@ -837,14 +899,14 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
   const heartbeat = config.heartbeat;
   const isAliveHook = heartbeat?.isAlive ? guarded(heartbeat.isAlive, true) : undefined;
   const pingEvery = heartbeat?.interval !== undefined && heartbeat.message ? heartbeat.interval : undefined;
-  // With pings, `isAlive` runs once per message, in the pinger, and the deadline reads its verdict.
-  let aliveVerdict = true;
+  // The current attempt's pinger: it learns of each sign of life from the deadline, which has
+  // just read the clock for it (one clock read per message, not two).
+  let pinger: Pinger | undefined;
   const watchHeartbeat = heartbeat
-    ? heartbeatTimeoutWhile<In>({
-        timeout: heartbeat.timeout,
-        scheduler,
-        ...(isAliveHook ? { isAlive: pingEvery !== undefined ? () => aliveVerdict : isAliveHook } : {}),
-      })
+    ? heartbeatTimeoutWhile<In>(
+        { timeout: heartbeat.timeout, scheduler, ...(isAliveHook ? { isAlive: isAliveHook } : {}) },
+        pingEvery !== undefined ? (now) => pinger?.alive(now) : undefined,
+      )
     : undefined;
   if (heartbeat && pingEvery !== undefined) {
     checkFunction(WHERE, 'heartbeat.message', heartbeat.message);
@@ -853,57 +915,6 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
       throw new RangeError(`${WHERE}: heartbeat.interval must be less than heartbeat.timeout (${heartbeat.timeout}), got ${pingEvery}`);
     }
   }
-
-  /**
-   * Sends `heartbeat.message` after `interval` ms without a sign of life, and again after each
-   * further interval while the silence lasts, counted from open. Unlike the deadline, it goes
-   * on while paused: a paused socket still writes, and a server that expects the client's
-   * heartbeat must keep getting it through a consumer's stall. As in `heartbeatTimeout`, a
-   * message only records the time; the one pending check re-arms itself from that record.
-   */
-  const pingOnSilence =
-    (interval: number, ping: () => void, opened$: Observable<void>): MonoTypeOperatorFunction<In> =>
-    (source) =>
-      new Observable<In>((subscriber) => {
-        let lastAlive: number | undefined; // from open
-        let pings = 0;
-        let check: Subscription | undefined;
-        const arm = (now: number): void => {
-          const at = lastAlive! + (pings + 1) * interval;
-          check = timer(Math.min(interval, Math.max(0, at - now)), scheduler).subscribe(onCheck);
-        };
-        const onCheck = (): void => {
-          const now = scheduler.now();
-          if (now < lastAlive!) lastAlive = now; // a wall clock that stepped backwards
-          const due = Math.floor((now - lastAlive!) / interval);
-          if (due > pings) {
-            pings = due; // before the call: a reply delivered synchronously resets it
-            if (!sendPing(ping, subscriber)) return;
-          }
-          arm(now);
-        };
-        const start = opened$.pipe(take(1)).subscribe(() => {
-          lastAlive = scheduler.now();
-          arm(lastAlive);
-        });
-        const sub = source.subscribe({
-          next: (message) => {
-            aliveVerdict = isAliveHook ? isAliveHook(message) : true;
-            if (aliveVerdict && lastAlive !== undefined) {
-              lastAlive = scheduler.now();
-              pings = 0;
-            }
-            subscriber.next(message);
-          },
-          error: (error: unknown) => subscriber.error(error),
-          complete: () => subscriber.complete(),
-        });
-        return () => {
-          start.unsubscribe();
-          check?.unsubscribe();
-          sub.unsubscribe();
-        };
-      });
 
   const attempt$ = defer(() => {
     if (final) return EMPTY;
@@ -918,7 +929,11 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
     const create = watchHeartbeat && pausedWhenReady$ ? socketCreator() : undefined;
     const reallyPaused = (): boolean =>
       socket !== undefined && typeof socket.pause === 'function' && typeof socket.resume === 'function' && socket.readyState === OPEN;
-    return connect<In, Out>({
+    const attemptPinger =
+      opened && pingEvery !== undefined
+        ? new Pinger(pingEvery, scheduler, () => ready && write(heartbeat!.message!(), false))
+        : undefined;
+    const connection$ = connect<In, Out>({
       url: config.url,
       ...(config.protocols !== undefined ? { protocols: config.protocols } : {}),
       ...(config.WebSocketCtor ? { WebSocketCtor: config.WebSocketCtor } : {}),
@@ -938,9 +953,6 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
       scheduler,
     }).pipe(
       gate, // also turns close 1012 into completion
-      opened && pingEvery !== undefined
-        ? pingOnSilence(pingEvery, () => ready && write(heartbeat!.message!(), false), opened)
-        : (source) => source,
       opened && watchHeartbeat
         ? watchHeartbeat(
             // The deadline runs from open. A paused socket reads nothing: the deadline is off
@@ -956,6 +968,20 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
           )
         : (source) => source,
     );
+    if (!attemptPinger) return connection$;
+    // The pinger is no stage of the pipeline (it sees messages through the deadline's
+    // onAlive): the attempt's subscriber is handed on as it is, and the pinger runs beside.
+    return new Observable<In>((subscriber) => {
+      pinger = attemptPinger;
+      const start = opened!.pipe(take(1)).subscribe(() => attemptPinger.start(subscriber));
+      const sub = connection$.subscribe(subscriber);
+      return () => {
+        start.unsubscribe();
+        attemptPinger.stop();
+        if (pinger === attemptPinger) pinger = undefined;
+        sub.unsubscribe();
+      };
+    });
   });
 
   /**

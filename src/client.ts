@@ -22,7 +22,6 @@ import {
   repeat,
   share,
   startWith,
-  switchMap,
   take,
   takeUntil,
   throwError,
@@ -33,7 +32,7 @@ import { heartbeatTimeoutWhile, sendPing } from '../operators/heartbeatTimeout.j
 import { type CursorValue, createResumeCursor, resumeFrom, type ResumeCursor } from '../operators/resumeFrom.js';
 import { type RetryWithJitteredBackoffConfig, retryWithJitteredBackoff } from '../operators/retryWithJitteredBackoff.js';
 import { assertValidClose } from './closeCodes.js';
-import { type ConnectConfig, connect } from './connect.js';
+import { type ConnectConfig, MISSING_WEBSOCKET, connect } from './connect.js';
 import {
   ChannelRejectedError,
   ClientClosedError,
@@ -391,10 +390,16 @@ class Pinger {
     private readonly ping: () => void,
   ) {}
 
-  /** The socket opened: count from now. Errors of `ping` go to `subscriber`. */
-  start(subscriber: Subscriber<unknown>): void {
+  /** A new attempt: errors of `ping` go to its `subscriber`. */
+  attach(subscriber: Subscriber<unknown>): void {
     this.subscriber = subscriber;
+  }
+
+  /** The socket opened: count from now. */
+  start(): void {
+    if (!this.subscriber) return;
     this.lastAlive = this.scheduler.now();
+    this.pings = 0;
     this.arm(this.lastAlive);
   }
 
@@ -408,6 +413,7 @@ class Pinger {
     this.check?.unsubscribe();
     this.check = undefined;
     this.lastAlive = undefined;
+    this.subscriber = undefined;
   }
 
   private arm(now: number): void {
@@ -899,13 +905,16 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
   const heartbeat = config.heartbeat;
   const isAliveHook = heartbeat?.isAlive ? guarded(heartbeat.isAlive, true) : undefined;
   const pingEvery = heartbeat?.interval !== undefined && heartbeat.message ? heartbeat.interval : undefined;
-  // The current attempt's pinger: it learns of each sign of life from the deadline, which has
-  // just read the clock for it (one clock read per message, not two).
-  let pinger: Pinger | undefined;
+  // The pinger learns of each sign of life from the deadline, which has just read the clock
+  // for it (one clock read per message, not two).
+  const pinger =
+    heartbeat && pingEvery !== undefined
+      ? new Pinger(pingEvery, scheduler, () => ready && write(heartbeat.message!(), false))
+      : undefined;
   const watchHeartbeat = heartbeat
     ? heartbeatTimeoutWhile<In>(
         { timeout: heartbeat.timeout, scheduler, ...(isAliveHook ? { isAlive: isAliveHook } : {}) },
-        pingEvery !== undefined ? (now) => pinger?.alive(now) : undefined,
+        pinger ? (now) => pinger.alive(now) : undefined,
       )
     : undefined;
   if (heartbeat && pingEvery !== undefined) {
@@ -916,72 +925,98 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
     }
   }
 
-  const attempt$ = defer(() => {
-    if (final) return EMPTY;
+  // connect pauses only a socket that can (`ws`); the deadline must agree, so with both a
+  // heartbeat and `paused` the current attempt's socket is kept to ask it.
+  let attemptSocket: (WebSocketLike & PausableSocket) | undefined;
+  const keepSocket = watchHeartbeat !== undefined && pausedWhenReady$ !== undefined;
+  const reallyPaused = (): boolean => {
+    const socket = attemptSocket;
+    return socket !== undefined && typeof socket.pause === 'function' && typeof socket.resume === 'function' && socket.readyState === OPEN;
+  };
+  // The deadline runs from open (so that a slow handshake is judged by openTimeout and
+  // session.timeout, not mistaken for a dead peer). A paused socket reads nothing: the deadline
+  // is off while the socket is really paused and counts again from the resume. A socket without
+  // pause() (browsers, Node's global WebSocket) goes on reading: its deadline keeps running, so
+  // a frozen server is still detected. Subscribed by each attempt's deadline; `heartbeatOnOpen`
+  // starts the current one.
+  let heartbeatOnOpen: (() => void) | undefined;
+  const heartbeatActive$ = new Observable<boolean>((subscriber) => {
+    let inner: Subscription | undefined;
+    const start = (): void => {
+      heartbeatOnOpen = undefined;
+      if (!pausedWhenReady$) {
+        subscriber.next(true);
+        subscriber.complete();
+        return;
+      }
+      inner = pausedWhenReady$.subscribe({
+        next: (isPaused) => subscriber.next(!(isPaused && reallyPaused())),
+        error: (error: unknown) => subscriber.error(error),
+        complete: () => subscriber.complete(),
+      });
+      if (subscriber.closed) inner.unsubscribe();
+    };
+    heartbeatOnOpen = start;
+    return () => {
+      if (heartbeatOnOpen === start) heartbeatOnOpen = undefined;
+      inner?.unsubscribe();
+    };
+  });
+
+  // One connect() for every attempt: what differs between attempts lives in the variables
+  // above, which only the current attempt uses (attempts never overlap).
+  const connection$ = connect<In, Out>({
+    url: config.url,
+    ...(config.protocols !== undefined ? { protocols: config.protocols } : {}),
+    ...(config.WebSocketCtor ? { WebSocketCtor: config.WebSocketCtor } : {}),
+    ...(config.socketFactory ? { socketFactory: config.socketFactory } : {}),
+    ...(keepSocket
+      ? {
+          socketFactory: (url: string, protocols: string[] | undefined) => {
+            const create = socketCreator(); // globalThis.WebSocket is read at each attempt
+            if (!create) throw new TypeError(MISSING_WEBSOCKET);
+            return (attemptSocket = create(url, protocols));
+          },
+        }
+      : {}),
+    ...(config.deserialize ? { deserialize: config.deserialize } : {}),
+    ...(config.serialize ? { serialize: config.serialize } : {}),
+    ...(config.openTimeout !== undefined ? { openTimeout: config.openTimeout } : {}),
+    ...(config.closeTimeout !== undefined ? { closeTimeout: config.closeTimeout } : {}),
+    ...(config.ping ? { ping: config.ping } : {}),
+    ...(pausedWhenReady$ ? { paused: pausedWhenReady$ } : {}),
+    handshake: () => (session ? session.hello({ cursor: cursor?.current }) : undefined),
+    outgoing,
+    onDecodeError: (error) => events.next({ type: 'decode-error', error }),
+    ...(watchHeartbeat
+      ? {
+          onOpen: () => {
+            pinger?.start();
+            heartbeatOnOpen?.();
+          },
+        }
+      : {}),
+    closeOnUnsubscribe: () => (final ? closeRequest : RECONNECT_CLOSE),
+    scheduler,
+  }).pipe(
+    gate, // also turns close 1012 into completion
+    watchHeartbeat ? watchHeartbeat(heartbeatActive$) : (source) => source,
+  );
+
+  const attempt$ = new Observable<In>((subscriber) => {
+    if (final) return subscriber.complete();
     setStatus({ state: 'connecting' });
-    if (final) return EMPTY; // a status subscriber may have closed the client
-    // The heartbeat deadline counts from open, so that a slow handshake is judged by
-    // openTimeout and session.timeout, not mistaken for a dead peer.
-    const opened = watchHeartbeat ? new Subject<void>() : undefined;
-    // connect pauses only a socket that can (`ws`); the deadline must agree, so with both a
-    // heartbeat and `paused` this attempt's socket is kept to ask it.
-    let socket: (WebSocketLike & PausableSocket) | undefined;
-    const create = watchHeartbeat && pausedWhenReady$ ? socketCreator() : undefined;
-    const reallyPaused = (): boolean =>
-      socket !== undefined && typeof socket.pause === 'function' && typeof socket.resume === 'function' && socket.readyState === OPEN;
-    const attemptPinger =
-      opened && pingEvery !== undefined
-        ? new Pinger(pingEvery, scheduler, () => ready && write(heartbeat!.message!(), false))
-        : undefined;
-    const connection$ = connect<In, Out>({
-      url: config.url,
-      ...(config.protocols !== undefined ? { protocols: config.protocols } : {}),
-      ...(config.WebSocketCtor ? { WebSocketCtor: config.WebSocketCtor } : {}),
-      ...(config.socketFactory ? { socketFactory: config.socketFactory } : {}),
-      ...(create ? { socketFactory: (url: string, protocols: string[] | undefined) => (socket = create(url, protocols)) } : {}),
-      ...(config.deserialize ? { deserialize: config.deserialize } : {}),
-      ...(config.serialize ? { serialize: config.serialize } : {}),
-      ...(config.openTimeout !== undefined ? { openTimeout: config.openTimeout } : {}),
-      ...(config.closeTimeout !== undefined ? { closeTimeout: config.closeTimeout } : {}),
-      ...(config.ping ? { ping: config.ping } : {}),
-      ...(pausedWhenReady$ ? { paused: pausedWhenReady$ } : {}),
-      handshake: () => (session ? session.hello({ cursor: cursor?.current }) : undefined),
-      outgoing,
-      onDecodeError: (error) => events.next({ type: 'decode-error', error }),
-      ...(opened ? { onOpen: () => opened.next() } : {}),
-      closeOnUnsubscribe: () => (final ? closeRequest : RECONNECT_CLOSE),
-      scheduler,
-    }).pipe(
-      gate, // also turns close 1012 into completion
-      opened && watchHeartbeat
-        ? watchHeartbeat(
-            // The deadline runs from open. A paused socket reads nothing: the deadline is off
-            // while the socket is really paused and counts again from the resume. A socket
-            // without pause() (browsers, Node's global WebSocket) goes on reading: its
-            // deadline keeps running, so a frozen server is still detected.
-            opened.pipe(
-              take(1),
-              switchMap(() =>
-                pausedWhenReady$ ? pausedWhenReady$.pipe(map((isPaused) => !(isPaused && reallyPaused()))) : of(true),
-              ),
-            ),
-          )
-        : (source) => source,
-    );
-    if (!attemptPinger) return connection$;
+    if (final) return subscriber.complete(); // a status subscriber may have closed the client
+    attemptSocket = undefined;
     // The pinger is no stage of the pipeline (it sees messages through the deadline's
     // onAlive): the attempt's subscriber is handed on as it is, and the pinger runs beside.
-    return new Observable<In>((subscriber) => {
-      pinger = attemptPinger;
-      const start = opened!.pipe(take(1)).subscribe(() => attemptPinger.start(subscriber));
-      const sub = connection$.subscribe(subscriber);
-      return () => {
-        start.unsubscribe();
-        attemptPinger.stop();
-        if (pinger === attemptPinger) pinger = undefined;
-        sub.unsubscribe();
-      };
-    });
+    pinger?.attach(subscriber);
+    const sub = connection$.subscribe(subscriber);
+    return () => {
+      pinger?.stop();
+      sub.unsubscribe();
+      attemptSocket = undefined;
+    };
   });
 
   /**

@@ -203,7 +203,8 @@ const DEFAULT_CLOSE: CloseRequest = Object.freeze({});
 /** The close code used when an attempt is aborted and the socket cannot be terminated (browsers). */
 const ABORT_CODE = 4000;
 
-const MISSING_WEBSOCKET =
+/** @internal Also thrown by createSocket's own socket factory. */
+export const MISSING_WEBSOCKET =
   "connect: no WebSocket implementation: globalThis.WebSocket is undefined (Node < 22). Install 'ws' and pass it: " +
   "import { WebSocket } from 'ws'; connect({ url, WebSocketCtor: WebSocket })";
 

@@ -1,4 +1,4 @@
-import { filter, firstValueFrom, toArray } from 'rxjs';
+import { BehaviorSubject, filter, firstValueFrom, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { type SocketEvent, type SocketStatus, createSocket, isClientClosedError } from '../../src/index.js';
@@ -93,5 +93,36 @@ describe('createSocket basics', () => {
     // A new subscriber gets nothing and no socket opens.
     expect(await firstValueFrom(socket.messages$.pipe(toArray()))).toEqual([]);
     expect(s.accepted()).toBe(1);
+  });
+
+  it('should reject invalid connection options when created, naming them, before any socket exists', () => {
+    expect(() => createSocket({ url: 'ftp://example.com/' })).toThrow(TypeError);
+    expect(() => createSocket({ url: 'ftp://example.com/' })).toThrow(/url must use ws:, wss:, http: or https:/);
+    expect(() => createSocket({ url: 'ws://127.0.0.1:1/', openTimeout: 0 })).toThrow(RangeError);
+    expect(() => createSocket({ url: 'ws://127.0.0.1:1/', openTimeout: 0 })).toThrow(/openTimeout/);
+    expect(() => createSocket({ url: 'ws://127.0.0.1:1/', closeTimeout: -1 })).toThrow(/closeTimeout/);
+  });
+
+  it('should read globalThis.WebSocket when connecting, not when created, also with a heartbeat and paused', async () => {
+    const s = await server();
+    const global = globalThis as { WebSocket?: unknown };
+    const saved = global.WebSocket;
+    const config = { url: s.url, heartbeat: { timeout: 60_000 }, paused: new BehaviorSubject(false) };
+    global.WebSocket = undefined;
+    const missing = createSocket(config);
+    const later = createSocket(config);
+    try {
+      missing.messages$.subscribe({ error: () => {} });
+      const closed = await firstValueFrom(missing.status$.pipe(filter((status) => status.state === 'closed')));
+      expect(closed.state === 'closed' && String(closed.error)).toMatch(/no WebSocket implementation/);
+      global.WebSocket = WebSocket;
+      later.messages$.subscribe();
+      await firstValueFrom(later.status$.pipe(filter((status) => status.state === 'open')));
+      expect(s.accepted()).toBe(1);
+    } finally {
+      global.WebSocket = saved;
+      missing.close();
+      later.close();
+    }
   });
 });

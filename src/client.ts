@@ -606,7 +606,7 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
   let closeRequest = { code: 1000, reason: '' };
   let ready = false;
   let everReady = false;
-  let wire: Subject<Out> | undefined; // the open socket's outgoing stream, while open
+  let wire: Subscriber<Out> | undefined; // connect's observer of `outgoing`, while the socket is open
   let onWireOpen: (() => void) | undefined; // arms the current attempt's session timeout
   let healthy = false; // the current connection delivered data (not only its ready message)
   let promptStreak = 0; // server-requested reconnects since a connection last delivered data
@@ -881,16 +881,13 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
       };
     });
 
+  // What `write` sends goes straight to connect's observer of this stream (no Subject per
+  // connection); a closed subscriber ignores it, as a Subject without observers would.
   const outgoing = new Observable<Out>((subscriber) => {
-    const live = new Subject<Out>();
-    const sub = live.subscribe(subscriber);
-    wire = live;
+    wire = subscriber;
     if (session) onWireOpen?.();
     else becomeReady();
-    return () => {
-      sub.unsubscribe();
-      connectionLost();
-    };
+    return connectionLost;
   });
 
   // Flow control applies once the session is ready (status 'open'): the handshake must be read.

@@ -1,5 +1,6 @@
 import { type MonoTypeOperatorFunction, type SchedulerAction, type SchedulerLike, Observable, type Subscriber, type Subscription, asyncScheduler } from 'rxjs';
 import { HeartbeatTimeoutError } from '../src/errors.js';
+import { Forward } from '../src/forward.js';
 import { checkConfig, checkFunction, checkMs, checkScheduler } from '../src/validate.js';
 
 const WHERE = 'heartbeatTimeout';
@@ -146,7 +147,7 @@ function heartbeatWatch<T>(
       const watch = new HeartbeatWatch(subscriber, settings, active$ === undefined);
       if (active$ === undefined) watch.arm(watch.lastAlive);
       else watch.activity = active$.subscribe(new ActivityObserver(watch));
-      if (!subscriber.closed) watch.source = source.subscribe(watch);
+      if (!subscriber.closed) watch.source = source.subscribe(new Forward(watch));
       // Closed already (timed out, errored, or the consumer left while subscribing): the
       // Observable runs this teardown at once.
       return watch;

@@ -607,7 +607,6 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
   let ready = false;
   let everReady = false;
   let wire: Subscriber<Out> | undefined; // connect's observer of `outgoing`, while the socket is open
-  let onWireOpen: (() => void) | undefined; // arms the current attempt's session timeout
   let healthy = false; // the current connection delivered data (not only its ready message)
   let promptStreak = 0; // server-requested reconnects since a connection last delivered data
   const outbox: Queued<Out>[] = [];
@@ -791,7 +790,6 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
     ready = false;
     for (const entry of channels.values()) entry.live = false;
     wire = undefined;
-    onWireOpen = undefined;
     if (inflight.size > 0) {
       const now = scheduler.now();
       const resend = takeInflight().map((message) => ({ message, at: now, bytes: sizeOf(message) }));
@@ -819,64 +817,84 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
   const isResumed = session?.isResumed ? guarded(session.isResumed, true) : () => true;
   const isReconnectRequest = config.isReconnectRequest ? guarded(config.isReconnectRequest, false) : never;
 
-  /** Per attempt: hold everything until the session is ready; turn server requests into completion. */
-  const gate: MonoTypeOperatorFunction<In> = (source) =>
-    new Observable<In>((subscriber) => {
-      // Close 1012 (service restart) is a request to come back soon, like a reconnect message.
-      const failAttempt = (error: unknown): void =>
-        isConnectionClosedError(error) && error.code === 1012 ? subscriber.complete() : subscriber.error(error);
-      let timeout: Subscription | undefined;
-      // The session timeout runs from open (when the outgoing stream is subscribed) to ready.
-      if (session) {
-        onWireOpen = () => {
-          timeout = scheduler.schedule(() => failAttempt(new SessionTimeoutError(sessionTimeout)), sessionTimeout);
-        };
-      }
-      const requestedResume = hasPosition();
-      healthy = false;
-      const sub = source.subscribe({
-        next: (message) => {
-          // Hooks are guarded (a throw counts as "no" and is reported); anything else that
-          // throws here (a status or events$ subscriber) ends this attempt with that error.
-          try {
-            if (!config.ack) {
-              if (unconfirmed.length > 0) unconfirmed = []; // the peer was alive after those
-            } else {
-              const acked = ackOf(message);
-              if (acked !== undefined) acknowledge(acked);
-            }
-            if (!ready) {
-              if (!isReady(message)) {
-                // Handshake chatter is the session's own; but a message with a resume position
-                // is stream data that a resuming server replays before saying "ready".
-                if (positionOf?.(message) !== undefined) subscriber.next(message);
-                return;
-              }
-              timeout?.unsubscribe();
-              if (requestedResume && !isResumed(message)) {
-                const previous = cursor?.current;
-                resetResume();
-                events.next({ type: 'gap', error: new ResumeGapError('epoch', previous, undefined), channel: undefined });
-              }
-              becomeReady();
-            } else if (isReconnectRequest(message)) {
-              subscriber.complete();
-              return;
-            } else if (!healthy) {
-              healthy = true;
-              promptStreak = 0;
-            }
-          } catch (error) {
-            failAttempt(error);
+  // The gate, per attempt: hold everything until the session is ready; turn server requests
+  // into completion. Its observer is made once per client and serves the current attempt,
+  // whose state is in these variables (attempts never overlap).
+  let gateSubscriber: Subscriber<In> | undefined;
+  let sessionTimer: Subscription | undefined;
+  let requestedResume = false;
+
+  /** Ends the attempt; close 1012 (service restart) is a request to come back soon, like a reconnect message. */
+  function failAttempt(error: unknown): void {
+    const subscriber = gateSubscriber;
+    if (!subscriber) return;
+    if (isConnectionClosedError(error) && error.code === 1012) subscriber.complete();
+    else subscriber.error(error);
+  }
+
+  const sessionExpired = (): void => failAttempt(new SessionTimeoutError(sessionTimeout));
+
+  /** The session timeout runs from open (when the outgoing stream is subscribed) to ready. */
+  function armSessionTimeout(): void {
+    sessionTimer?.unsubscribe();
+    sessionTimer = scheduler.schedule(sessionExpired, sessionTimeout);
+  }
+
+  const gateObserver: Observer<In> = {
+    next: (message) => {
+      const subscriber = gateSubscriber;
+      if (!subscriber) return;
+      // Hooks are guarded (a throw counts as "no" and is reported); anything else that
+      // throws here (a status or events$ subscriber) ends this attempt with that error.
+      try {
+        if (!config.ack) {
+          if (unconfirmed.length > 0) unconfirmed = []; // the peer was alive after those
+        } else {
+          const acked = ackOf(message);
+          if (acked !== undefined) acknowledge(acked);
+        }
+        if (!ready) {
+          if (!isReady(message)) {
+            // Handshake chatter is the session's own; but a message with a resume position
+            // is stream data that a resuming server replays before saying "ready".
+            if (positionOf?.(message) !== undefined) subscriber.next(message);
             return;
           }
-          subscriber.next(message);
-        },
-        error: failAttempt,
-        complete: () => subscriber.complete(),
-      });
+          sessionTimer?.unsubscribe();
+          sessionTimer = undefined;
+          if (requestedResume && !isResumed(message)) {
+            const previous = cursor?.current;
+            resetResume();
+            events.next({ type: 'gap', error: new ResumeGapError('epoch', previous, undefined), channel: undefined });
+          }
+          becomeReady();
+        } else if (isReconnectRequest(message)) {
+          subscriber.complete();
+          return;
+        } else if (!healthy) {
+          healthy = true;
+          promptStreak = 0;
+        }
+      } catch (error) {
+        failAttempt(error);
+        return;
+      }
+      subscriber.next(message);
+    },
+    error: failAttempt,
+    complete: () => gateSubscriber?.complete(),
+  };
+
+  const gate: MonoTypeOperatorFunction<In> = (source) =>
+    new Observable<In>((subscriber) => {
+      gateSubscriber = subscriber;
+      requestedResume = hasPosition();
+      healthy = false;
+      const sub = source.subscribe(gateObserver);
       return () => {
-        timeout?.unsubscribe();
+        sessionTimer?.unsubscribe();
+        sessionTimer = undefined;
+        if (gateSubscriber === subscriber) gateSubscriber = undefined;
         sub.unsubscribe();
       };
     });
@@ -885,7 +903,7 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
   // connection); a closed subscriber ignores it, as a Subject without observers would.
   const outgoing = new Observable<Out>((subscriber) => {
     wire = subscriber;
-    if (session) onWireOpen?.();
+    if (session) armSessionTimeout();
     else becomeReady();
     return connectionLost;
   });

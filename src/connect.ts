@@ -230,6 +230,28 @@ function isWs(socket: WebSocketLike): boolean {
   return ['on', 'removeListener', 'terminate', 'ping', 'pause', 'resume'].every((name) => typeof s[name] === 'function');
 }
 
+/**
+ * Whether `on`, `removeListener` and `emit` are those of an EventEmitter prototype (Node's, or
+ * the `events` package's), not overridden: only then are listeners called with the socket as
+ * `this`, which the shared `ws*` listeners need. A wrapper that forwards `on` to an inner
+ * socket fails this and gets listeners of its own.
+ */
+function isPlainEventEmitter(socket: object): boolean {
+  const s = socket as { on?: unknown; removeListener?: unknown; emit?: unknown };
+  let proto: object | null = Object.getPrototypeOf(socket) as object | null;
+  while (proto !== null && !Object.prototype.hasOwnProperty.call(proto, 'emit')) {
+    proto = Object.getPrototypeOf(proto) as object | null;
+  }
+  const owner = proto as { constructor?: { name?: unknown }; on?: unknown; removeListener?: unknown; emit?: unknown } | null;
+  return (
+    owner !== null &&
+    owner.constructor?.name === 'EventEmitter' &&
+    s.on === owner.on &&
+    s.removeListener === owner.removeListener &&
+    s.emit === owner.emit
+  );
+}
+
 /** `ws`'s flow control, found by duck typing. */
 interface PausableSocket {
   pause?(): void;
@@ -467,11 +489,9 @@ function wsMessage(this: WsSocket, data: { toString(): string } | ArrayBuffer, i
 function wsError(this: WsSocket, error: unknown): void {
   this[CONNECTION]?.onError(error);
 }
-function wsClose(this: WsSocket, code: number, reason: { toString(): string }): void {
-  // ws's CloseEvent has wasClean = close frame received and sent. Its code stays 1006 unless
-  // a close frame was received, and it answers that frame itself: clean unless 1006. (Its
-  // `onclose` would keep a wrapper function with its own properties per connection.)
-  this[CONNECTION]?.onClose({ code, reason: String(reason), wasClean: code !== 1006 });
+function wsClose(this: WsSocket, event: CloseEventLike): void {
+  // Through `onclose`: only ws's CloseEvent knows wasClean (close frame received and sent).
+  this[CONNECTION]?.onClose(event);
 }
 function wsPong(this: WsSocket): void {
   const connection = this[CONNECTION];
@@ -493,7 +513,15 @@ interface HttpResponseLike {
 }
 
 /** Listeners of a socket that is not `ws`'s (browsers, test doubles): closures, kept to be removed. */
+interface WsEventListeners {
+  readonly open: () => void;
+  readonly message: (data: { toString(): string } | ArrayBuffer, isBinary: boolean) => void;
+  readonly error: (error: unknown) => void;
+}
+
 interface GenericListeners {
+  /** `ws`'s events, when they were listened to with `on` rather than `on…` properties. */
+  readonly wsEvents: WsEventListeners | undefined;
   readonly unexpectedResponse: (request: unknown, response: HttpResponseLike) => void;
   readonly upgrade: (response: { socket?: Partial<CorkableSocket> | null }) => void;
   readonly pong: () => void;
@@ -506,6 +534,20 @@ const graceWork: Work = (connection) =>
   connection!.fail(new ConnectionClosedError(1006, '', false, { cause: connection!.errorEvent }));
 const pingWork: Work = (connection) => connection!.checkPing();
 const terminateClosingWork: Work = (connection) => connection!.node?.terminate?.();
+
+// The observers below only read `this`: rxjs's deprecated `useDeprecatedNextContext` calls
+// them on a copy that inherits from them, where writes would be lost.
+
+/** Forwards `outgoing` to the socket: its values are sent, its error ends the connection. */
+class OutgoingObserver<Out> {
+  constructor(private readonly connection: Connection<unknown, Out>) {}
+  next(value: Out): void {
+    this.connection.send(value);
+  }
+  error(error: unknown): void {
+    this.connection.fail(error);
+  }
+}
 
 /** Applies `paused` to the socket. */
 class PausedObserver {
@@ -615,12 +657,17 @@ class Connection<In, Out> {
         ws.removeListener('open', wsOpen);
         ws.removeListener('message', wsMessage);
         ws.removeListener('error', wsError);
-        ws.removeListener('close', wsClose);
         ws.removeListener('unexpected-response', wsUnexpectedResponse);
         ws.removeListener('upgrade', wsUpgrade);
         ws.removeListener('pong', wsPong);
         ws.removeListener('ping', wsPong);
       } else if (node && generic) {
+        const { wsEvents } = generic;
+        if (wsEvents) {
+          node.removeListener('open', wsEvents.open);
+          node.removeListener('message', wsEvents.message);
+          node.removeListener('error', wsEvents.error);
+        }
         node.removeListener('unexpected-response', generic.unexpectedResponse);
         node.removeListener('upgrade', generic.upgrade);
         node.removeListener('pong', generic.pong);
@@ -719,15 +766,6 @@ class Connection<In, Out> {
     } catch (error) {
       this.fail(error);
     }
-  }
-
-  /** `outgoing`'s observer: its values are sent, its error ends the connection. */
-  next(value: Out): void {
-    this.send(value);
-  }
-
-  error(error: unknown): void {
-    this.fail(error);
   }
 
   onSent(): void {
@@ -832,7 +870,7 @@ class Connection<In, Out> {
       this.pausedSub = subscription;
     }
     if (c.outgoing) {
-      const subscription = c.outgoing.subscribe(this);
+      const subscription = c.outgoing.subscribe(new OutgoingObserver(this as Connection<unknown, Out>));
       if (this.state !== 'open') return subscription.unsubscribe();
       this.outgoing = subscription;
     }
@@ -891,7 +929,7 @@ class Connection<In, Out> {
     } catch {
       // A socket without binaryType support delivers binary frames in its own type.
     }
-    if (node && isWs(s)) {
+    if (node && isWs(s) && isPlainEventEmitter(s) && (s as WsSocket)[CONNECTION] === undefined) {
       // `ws`'s own events, with listeners shared by every connection: no DOM-style event
       // object per frame, and nothing per handler kept by every idle connection.
       const ws = s as WsSocket;
@@ -899,16 +937,32 @@ class Connection<In, Out> {
       ws[CONNECTION] = this as Connection<unknown, unknown>;
       ws.on('open', wsOpen);
       ws.on('error', wsError);
-      ws.on('close', wsClose);
+      ws.onclose = wsClose;
       ws.on('unexpected-response', wsUnexpectedResponse);
       ws.on('upgrade', wsUpgrade);
     } else {
-      s.onopen = () => this.onOpen();
-      s.onmessage = (event: MessageEventLike) => this.receive(event.data as string | ArrayBuffer);
-      s.onerror = (event: unknown) => this.onError(event);
+      // `ws`-like, but its listeners may be called on another `this` (a wrapper, a subclass).
+      const wsEvents: WsEventListeners | undefined =
+        node !== undefined && isWs(s)
+          ? {
+              open: () => this.onOpen(),
+              message: (data, isBinary) => this.receive(isBinary ? (data as ArrayBuffer) : data.toString()),
+              error: (error) => this.onError(error),
+            }
+          : undefined;
+      if (node && wsEvents) {
+        node.on('open', wsEvents.open);
+        node.on('message', wsEvents.message);
+        node.on('error', wsEvents.error);
+      } else {
+        s.onopen = () => this.onOpen();
+        s.onmessage = (event: MessageEventLike) => this.receive(event.data as string | ArrayBuffer);
+        s.onerror = (event: unknown) => this.onError(event);
+      }
       s.onclose = (event: CloseEventLike) => this.onClose(event);
       if (node) {
         const generic: GenericListeners = (this.generic = {
+          wsEvents,
           unexpectedResponse: (_request, response) => this.onUnexpectedResponse(response),
           upgrade: (response) => {
             const t = response?.socket;

@@ -150,6 +150,94 @@ describe('connect', () => {
       expect(ws.listeners('close').length).toBeLessThanOrEqual(1);
     });
 
+    it("should report ws's own wasClean: false for a close frame followed by a TCP reset, true when followed by FIN", async () => {
+      const results: Array<{ ws: [number, boolean]; rx: [number, boolean] }> = [];
+      for (const ending of ['reset', 'fin'] as const) {
+        const raw = await startDeafServer();
+        defer(() => raw.close());
+        let wsEvent: [number, boolean] | undefined;
+        const o = observe(
+          connect({
+            url: raw.url,
+            socketFactory: (url, protocols) => {
+              const ws = new WebSocket(url, protocols);
+              ws.addEventListener('close', (e) => (wsEvent = [e.code, e.wasClean]));
+              return ws;
+            },
+          }),
+        );
+        const tcp = await raw.connections.next();
+        const frame = Buffer.from([0x88, 2, 4001 >> 8, 4001 & 0xff]); // close 4001, unmasked
+        if (ending === 'reset') tcp.socket.write(frame, () => tcp.socket.resetAndDestroy());
+        else tcp.socket.end(frame);
+        const error = (await o.error) as ConnectionClosedError;
+        results.push({ ws: wsEvent!, rx: [error.code, error.wasClean] });
+      }
+      // ws could not answer the frame before the reset: not a clean close (its CloseEvent).
+      expect(results).toEqual([
+        { ws: [4001, false], rx: [4001, false] },
+        { ws: [4001, true], rx: [4001, true] },
+      ]);
+    });
+
+    it('should open and relay through a socketFactory wrapper that forwards on/removeListener to a ws inside', async () => {
+      const s = await server();
+      // Passes for a ws (it has on, terminate, ping, pause…), but ws calls the listeners with
+      // the inner socket as `this`: connect must not rely on `this` then.
+      const wrap = (inner: WebSocket): WebSocketLike =>
+        ({
+          get readyState() {
+            return inner.readyState;
+          },
+          get protocol() {
+            return inner.protocol;
+          },
+          get binaryType() {
+            return inner.binaryType;
+          },
+          set binaryType(value: string) {
+            inner.binaryType = value as WebSocket['binaryType'];
+          },
+          set onopen(handler: never) {
+            inner.onopen = handler;
+          },
+          set onmessage(handler: never) {
+            inner.onmessage = handler;
+          },
+          set onerror(handler: never) {
+            inner.onerror = handler;
+          },
+          set onclose(handler: never) {
+            inner.onclose = handler;
+          },
+          send: (data: string, options?: never, cb?: never) => inner.send(data, options ?? {}, cb),
+          close: (code?: number, reason?: string) => inner.close(code, reason),
+          on: (event: string, listener: never) => inner.on(event, listener),
+          removeListener: (event: string, listener: never) => inner.removeListener(event, listener),
+          terminate: () => inner.terminate(),
+          ping: () => inner.ping(),
+          pause: () => inner.pause(),
+          resume: () => inner.resume(),
+        }) as unknown as WebSocketLike;
+      const inners: WebSocket[] = [];
+      const o = observe(
+        connect({
+          url: s.url,
+          socketFactory: (url, protocols) => {
+            const inner = new WebSocket(url, protocols);
+            inners.push(inner);
+            return wrap(inner);
+          },
+        }),
+      );
+      const conn = await s.connections.next();
+      conn.sendJson({ n: 1 });
+      expect(await o.values.next()).toEqual({ n: 1 });
+      o.subscription.unsubscribe();
+      expect(await conn.closed).toEqual({ code: 1000, reason: '' });
+      expect(inners[0]!.listenerCount('message')).toBe(0);
+    });
+
     it('should terminate the socket when the peer never answers the close frame', async () => {
       const deaf = await startDeafServer();
       defer(() => deaf.close());

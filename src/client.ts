@@ -369,6 +369,12 @@ interface ChannelEntry<In, Out> {
 
 const WHERE = 'createSocket';
 
+// Defaults shared by every client (a closure per client each would be kept by every idle one).
+const never = (): boolean => false;
+const always = (): boolean => true;
+const returnUndefined = (): undefined => undefined;
+const defaultClassify = (error: unknown): FailureAction => (isRetryableError(error) ? 'resume' : 'stop');
+
 /**
  * Sends `heartbeat.message` after `interval` ms without a sign of life, and again after each
  * further interval while the silence lasts, counted from open. Unlike the deadline, it goes
@@ -459,7 +465,8 @@ class Multicast<T> implements SubjectLike<T> {
     if (this.failed) subscriber.error(this.failure);
     else if (this.stopped) subscriber.complete();
     else {
-      this.observers = [...this.observers, subscriber];
+      // A literal when alone: a spread or push would reserve 17 slots.
+      this.observers = this.observers.length === 0 ? [subscriber] : [...this.observers, subscriber];
       return () => {
         this.observers = this.observers.filter((o) => o !== subscriber);
       };
@@ -583,7 +590,7 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
   if (overflow !== 'drop-oldest' && overflow !== 'drop-newest' && overflow !== 'error') {
     throw new TypeError(`${WHERE}: outbox.overflow must be 'drop-oldest', 'drop-newest' or 'error'`);
   }
-  const classify = config.classify ?? ((error: unknown): FailureAction => (isRetryableError(error) ? 'resume' : 'stop'));
+  const classify = config.classify ?? defaultClassify;
   checkFunction(WHERE, 'classify', classify);
   checkFunction(WHERE, 'isReconnectRequest', config.isReconnectRequest);
   if (config.paused !== undefined && typeof config.paused?.subscribe !== 'function') {
@@ -597,7 +604,7 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
     checkFunction(WHERE, 'ack.idOf', config.ack.idOf);
     checkFunction(WHERE, 'ack.ackOf', config.ack.ackOf);
   }
-  const serialize = config.serialize ?? ((value: Out) => JSON.stringify(value));
+  const serialize = config.serialize ?? (JSON.stringify as (value: Out) => string);
   const initialDelay = config.backoff?.initialDelay ?? 1000;
 
   // ---- state the client owns ------------------------------------------------------------
@@ -613,7 +620,8 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
   let outboxBytes = 0;
   // Sent, awaiting an ack, by id: the oldest message with that id first (an id may be reused
   // before its ack), each numbered in send order for the re-send after a drop.
-  const inflight = new Map<string | number, InFlight<Out>>();
+  // Only with acks (an empty Map is kept by every idle client otherwise).
+  const inflight = config.ack ? new Map<string | number, InFlight<Out>>() : undefined;
   let sentCount = 0;
   let unconfirmed: Out[] = []; // without acks: written since the last frame received
   const channels = new Map<string, ChannelEntry<In, Out>>();
@@ -712,9 +720,9 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
    */
   function awaitAck(id: string | number, message: Out): void {
     const entry: InFlight<Out> = { message, order: sentCount++, later: undefined };
-    let last = inflight.get(id);
+    let last = inflight!.get(id);
     if (last === undefined) {
-      inflight.set(id, entry);
+      inflight!.set(id, entry);
       return;
     }
     while (last.later) last = last.later;
@@ -723,19 +731,19 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
 
   /** An ack of `id`: the oldest message held with that id is delivered. */
   function acknowledge(id: string | number): void {
-    const oldest = inflight.get(id);
+    const oldest = inflight!.get(id);
     if (oldest === undefined) return;
-    if (oldest.later) inflight.set(id, oldest.later);
-    else inflight.delete(id);
+    if (oldest.later) inflight!.set(id, oldest.later);
+    else inflight!.delete(id);
   }
 
   /** Every message awaiting an ack, in send order; clears them. */
   function takeInflight(): Out[] {
     const entries: InFlight<Out>[] = [];
-    for (const first of inflight.values()) {
+    for (const first of inflight!.values()) {
       for (let e: InFlight<Out> | undefined = first; e; e = e.later) entries.push(e);
     }
-    inflight.clear();
+    inflight!.clear();
     // With unique ids the map is already in send order (the sort then costs one pass); a
     // reused id is held at its first send's place.
     entries.sort((x, y) => x.order - y.order);
@@ -790,7 +798,7 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
     ready = false;
     for (const entry of channels.values()) entry.live = false;
     wire = undefined;
-    if (inflight.size > 0) {
+    if (inflight !== undefined && inflight.size > 0) {
       const now = scheduler.now();
       const resend = takeInflight().map((message) => ({ message, at: now, bytes: sizeOf(message) }));
       if (final) report(resend, 'closed');
@@ -811,10 +819,9 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
 
   // ---- the pipeline ---------------------------------------------------------------------
   const session = config.session;
-  const never = (): boolean => false;
-  const ackOf = config.ack ? guarded(config.ack.ackOf, undefined) : () => undefined;
+  const ackOf = config.ack ? guarded(config.ack.ackOf, undefined) : returnUndefined;
   const isReady = session ? guarded(session.isReady, false) : never;
-  const isResumed = session?.isResumed ? guarded(session.isResumed, true) : () => true;
+  const isResumed = session?.isResumed ? guarded(session.isResumed, true) : always;
   const isReconnectRequest = config.isReconnectRequest ? guarded(config.isReconnectRequest, false) : never;
 
   // The gate, per attempt: hold everything until the session is ready; turn server requests
@@ -1161,7 +1168,6 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
           ...(spec.epochOf ? { epochOf: spec.epochOf } : {}),
         })
       : undefined;
-    const always = (): boolean => true;
     const entry: ChannelEntry<In, Out> = {
       spec,
       cursor: entryCursor,

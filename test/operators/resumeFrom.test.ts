@@ -441,6 +441,70 @@ describe('resumeFrom', () => {
       expect({ current: cursor.current, epoch: cursor.epoch }).toEqual({ current: undefined, epoch: undefined });
     });
 
+    it('should report through current and epoch what resumeFrom delivered, and start afresh after reset()', () => {
+      const cursor = createResumeCursor({ cursorOf: (m: Msg) => m.seq, epochOf: (m) => m.session, isNext: isNextInSequence });
+      const wire = new Subject<Msg>();
+      const seen: unknown[] = [];
+      wire.pipe(resumeFrom(cursor)).subscribe({ next: (m) => seen.push(m.seq), error: (e: unknown) => seen.push(e) });
+      wire.next({ seq: 1, session: 'A' });
+      wire.next({ seq: 2 });
+      expect({ current: cursor.current, epoch: cursor.epoch }).toEqual({ current: 2, epoch: 'A' });
+      cursor.reset();
+      expect({ current: cursor.current, epoch: cursor.epoch }).toEqual({ current: undefined, epoch: undefined });
+      wire.next({ seq: 1, session: 'B' }); // nothing to be a replay of, no epoch to differ from
+      expect(seen).toEqual([1, 2, 1]);
+      expect({ current: cursor.current, epoch: cursor.epoch }).toEqual({ current: 1, epoch: 'B' });
+    });
+
+    it('should give a cursor every ResumeCursor member, with current and epoch read-only', () => {
+      const cursor = createResumeCursor({ cursorOf: (m: Msg) => m.seq, initial: 4, initialEpoch: 'A' });
+      expect({ current: cursor.current, epoch: cursor.epoch }).toEqual({ current: 4, epoch: 'A' });
+      expect(cursor.cursorOf({ seq: 9 })).toBe(9);
+      expect(cursor.compare(9, 10)).toBeLessThan(0);
+      expect(cursor.isNext).toBeUndefined();
+      expect(cursor.epochOf).toBeUndefined();
+      expect([typeof cursor.set, typeof cursor.reset]).toEqual(['function', 'function']);
+      expect(() => {
+        // @ts-expect-error current is read-only
+        cursor.current = 5;
+      }).toThrow(TypeError);
+      expect(() => {
+        // @ts-expect-error epoch is read-only
+        cursor.epoch = 'B';
+      }).toThrow(TypeError);
+      expect(cursor.current).toBe(4);
+    });
+
+    it('should share one position between resumeFrom on the cursor and on a cursor of your own that delegates to it', () => {
+      const inner = createResumeCursor({ cursorOf: (m: Msg) => m.seq, epochOf: (m) => m.session });
+      const outer: ResumeCursor<Msg, number> = {
+        get current() {
+          return inner.current;
+        },
+        get epoch() {
+          return inner.epoch;
+        },
+        cursorOf: inner.cursorOf,
+        compare: inner.compare,
+        isNext: inner.isNext,
+        epochOf: inner.epochOf,
+        set: (next, nextEpoch) => inner.set(next, nextEpoch), // an `undefined` epoch keeps it, as omitting it does
+        reset: () => inner.reset(),
+      };
+      const direct = new Subject<Msg>();
+      const delegated = new Subject<Msg>();
+      const seen: unknown[] = [];
+      direct.pipe(resumeFrom(inner)).subscribe((m) => seen.push(['direct', m.seq]));
+      delegated.pipe(resumeFrom(outer)).subscribe((m) => seen.push(['delegated', m.seq]));
+      direct.next({ seq: 1, session: 'A' });
+      delegated.next({ seq: 1, session: 'A' }); // a replay of what `direct` delivered
+      delegated.next({ seq: 2 });
+      direct.next({ seq: 2, session: 'A' }); // a replay of what `delegated` delivered
+      direct.next({ seq: 3 });
+      expect(seen).toEqual([['direct', 1], ['delegated', 2], ['direct', 3]]);
+      expect({ current: outer.current, epoch: outer.epoch }).toEqual({ current: 3, epoch: 'A' });
+    });
+
     it('should reject invalid cursors and options at creation', () => {
       const create = createResumeCursor as (config: unknown) => unknown;
       expect(() => create({})).toThrow(/createResumeCursor: cursorOf must be a function/);

@@ -342,6 +342,11 @@ interface Queued<Out> {
   readonly bytes: number;
 }
 
+/**
+ * One server channel, shared by every local subscriber of its key: it is also their multicast
+ * (no `share()` and `Subject` per channel). An activation begins with the first subscriber and
+ * ends with the last one's unsubscribe, or with an error or completion for all of them.
+ */
 interface ChannelEntry<In, Out> {
   readonly spec: ChannelSpec<In, Out, unknown>;
   readonly cursor: ResumeCursor<In, CursorValue> | undefined;
@@ -349,14 +354,17 @@ interface ChannelEntry<In, Out> {
   readonly stream$: Observable<In>;
   /** Set while the server refused it (or its subscribe() threw): never re-sent, no unsubscribe. */
   rejected: boolean;
-  /** The current activation of `stream$`: a teardown of an older one must not unregister it. */
-  owner: object | undefined;
   /** Its subscribe message went out on the current connection (so leaving sends an unsubscribe). */
   live: boolean;
-  /** Errors the channel's subscribers (and only them). */
-  fail: (error: unknown) => void;
-  /** Feeds the current activation (before its resume filter); `undefined` while inactive. */
+  /** Whether an activation is running. */
+  active: boolean;
+  /** Counts activations: a cleanup after an ending skips one that a new activation replaced. */
+  activation: number;
+  /** The current activation's subscribers; replaced, never mutated (a delivery iterates it). */
+  subscribers: Subscriber<In>[];
+  /** With a cursor: feeds its resume filter, whose output reaches `subscribers`. */
   sink: Subscriber<In> | undefined;
+  filter: Subscription | undefined;
   /**
    * `deliveries.issued` when the current activation began: a message being delivered then
    * (numbered up to this) predates the activation and is not routed to it.
@@ -769,7 +777,7 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
       frame = entry.spec.subscribe(entry.cursor?.current);
     } catch (error) {
       entry.rejected = true;
-      entry.fail(error);
+      endChannel(entry, error, true);
       return;
     }
     write(frame, false);
@@ -1121,14 +1129,20 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
 
   /** Hands a message to one channel: its rejection, or its data if it matches. */
   function deliver(entry: ChannelEntry<In, Out>, message: In): void {
-    const sink = entry.sink;
-    if (!sink) return;
+    if (!entry.active) return;
     if (entry.isRejection(message)) {
       entry.rejected = true;
-      sink.error(new ChannelRejectedError(entry.spec.key, message));
+      endChannel(entry, new ChannelRejectedError(entry.spec.key, message), true);
     } else if (entry.matches(message)) {
-      sink.next(message);
+      if (entry.sink) entry.sink.next(message);
+      else fanOut(entry, message);
     }
+  }
+
+  /** To every subscriber of the activation, as a Subject would: joiners from the next value. */
+  function fanOut(entry: ChannelEntry<In, Out>, message: In): void {
+    const subscribers = entry.subscribers;
+    for (let i = 0; i < subscribers.length; i++) subscribers[i]!.next(message);
   }
 
   /** The router's observer: each message to the channels that were open when it was delivered. */
@@ -1151,10 +1165,102 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
   /** messages$ ended (a terminal failure or close()): so do the channels fed at that moment. */
   function endChannels(error: unknown, failed: boolean): void {
     router = undefined; // a channel re-subscribed from its error handler needs a new one
-    const sinks = [...attached].map((entry) => entry.sink);
-    for (const sink of sinks) {
-      if (failed) sink?.error(error);
-      else sink?.complete();
+    for (const entry of [...attached]) endChannel(entry, error, failed);
+  }
+
+  /**
+   * Ends the activation for all its subscribers, with an error or completion. The entry is
+   * reset first, so a subscriber may re-subscribe from its handler (retry()): a new activation
+   * then starts, and the cleanup of this one leaves it alone.
+   */
+  function endChannel(entry: ChannelEntry<In, Out>, error: unknown, failed: boolean): void {
+    if (!entry.active) return;
+    const subscribers = entry.subscribers;
+    const activation = entry.activation;
+    stopFeeding(entry);
+    for (const subscriber of subscribers) {
+      if (failed) subscriber.error(error);
+      else subscriber.complete();
+    }
+    if (entry.activation === activation) detach(entry);
+  }
+
+  /** Stops deliveries to the activation; a new subscriber starts a new one. */
+  function stopFeeding(entry: ChannelEntry<In, Out>): void {
+    entry.active = false;
+    entry.subscribers = [];
+    const filter = entry.filter;
+    entry.filter = entry.sink = undefined;
+    filter?.unsubscribe();
+  }
+
+  /** The activation is over: the channel leaves the router, and the server is told. */
+  function detach(entry: ChannelEntry<In, Out>): void {
+    const { spec } = entry;
+    attached.delete(entry);
+    routes = undefined;
+    if (channels.get(spec.key) === entry) channels.delete(spec.key);
+    const wasLive = entry.live;
+    entry.live = false;
+    // Written before leaving messages$: when this is the last channel (and linger is 0),
+    // leaving closes the socket. After close(), `ready` is false: no unsubscribe.
+    if (ready && wasLive && !entry.rejected && spec.unsubscribe) {
+      try {
+        write(spec.unsubscribe(), false);
+      } catch (error) {
+        reportHookError(error);
+      }
+    }
+    if (attached.size === 0 && router) {
+      const r = router;
+      router = undefined;
+      r.unsubscribe();
+    }
+  }
+
+  /** The first subscriber: the channel joins the router and, once ready, the server. */
+  function activate(entry: ChannelEntry<In, Out>): void {
+    const { spec } = entry;
+    entry.active = true;
+    entry.rejected = false;
+    const activation = ++entry.activation;
+    if (entry.cursor) {
+      const cursor = entry.cursor;
+      const feed = new Observable<In>((sink) => {
+        entry.sink = sink;
+        return () => {
+          if (entry.sink === sink) entry.sink = undefined;
+        };
+      });
+      const filter = feed
+        .pipe(resumeFrom(cursor, { onGap: (error) => events.next({ type: 'gap', error, channel: spec.key }) }))
+        .subscribe({
+          next: (message) => fanOut(entry, message),
+          error: (error: unknown) => endChannel(entry, error, true),
+          complete: () => endChannel(entry, undefined, false),
+        });
+      if (entry.activation === activation && entry.active) entry.filter = filter;
+      else filter.unsubscribe();
+    }
+    entry.attachedAt = deliveries.issued;
+    attached.add(entry);
+    routes = undefined;
+    if (!router) {
+      // Held before subscribing: subscribing may connect, become ready (which replays
+      // `channels`, which this one joins only afterwards) or end, all synchronously.
+      const holder = new Subscription();
+      router = holder;
+      holder.add(
+        messages$.subscribe({
+          next: route,
+          error: (error: unknown) => endChannels(error, true),
+          complete: () => endChannels(undefined, false),
+        }),
+      );
+    }
+    if (entry.activation === activation && entry.active) {
+      channels.set(spec.key, entry);
+      if (ready) subscribeChannel(entry);
     }
   }
 
@@ -1172,76 +1278,32 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
       spec,
       cursor: entryCursor,
       rejected: false,
-      owner: undefined,
       live: false,
-      fail: () => {},
+      active: false,
+      activation: 0,
+      subscribers: [],
       sink: undefined,
+      filter: undefined,
       attachedAt: 0,
       matches: spec.matches ? guarded(spec.matches, false, spec.key) : always,
       isRejection: spec.isRejection ? guarded(spec.isRejection, false, spec.key) : never,
       stream$: new Observable<In>((subscriber) => {
-        // A subscriber may re-subscribe synchronously from an error (retry()), before the
-        // previous activation's teardown has run: that teardown must leave this one alone.
-        const token = {};
-        entry.owner = token;
-        entry.rejected = false;
-        entry.fail = (error) => subscriber.error(error);
-        const feed = new Observable<In>((sink) => {
-          entry.sink = sink;
-          return () => {
-            if (entry.sink === sink) entry.sink = undefined;
-          };
-        });
-        const sub = (
-          entryCursor
-            ? feed.pipe(resumeFrom(entryCursor, { onGap: (error) => events.next({ type: 'gap', error, channel: spec.key }) }))
-            : feed
-        ).subscribe(subscriber);
-        entry.attachedAt = deliveries.issued;
-        attached.add(entry);
-        routes = undefined;
-        if (!router) {
-          // Held before subscribing: subscribing may connect, become ready (which replays
-          // `channels`, which this one joins only afterwards) or end, all synchronously.
-          const holder = new Subscription();
-          router = holder;
-          holder.add(
-            messages$.subscribe({
-              next: route,
-              error: (error: unknown) => endChannels(error, true),
-              complete: () => endChannels(undefined, false),
-            }),
-          );
-        }
-        if (!subscriber.closed) {
-          channels.set(spec.key, entry);
-          if (ready) subscribeChannel(entry);
-        }
+        const subscribers = entry.subscribers;
+        // A literal when alone: a spread would reserve 17 slots.
+        entry.subscribers = subscribers.length === 0 ? [subscriber] : [...subscribers, subscriber];
+        if (!entry.active) activate(entry);
         return () => {
-          sub.unsubscribe();
-          if (entry.owner !== token) return;
-          entry.owner = undefined;
-          attached.delete(entry);
-          routes = undefined;
-          if (channels.get(spec.key) === entry) channels.delete(spec.key);
-          const wasLive = entry.live;
-          entry.live = false;
-          // Written before leaving messages$: when this is the last channel (and linger is 0),
-          // leaving closes the socket. After close(), `ready` is false: no unsubscribe.
-          if (ready && wasLive && !entry.rejected && spec.unsubscribe) {
-            try {
-              write(spec.unsubscribe(), false);
-            } catch (error) {
-              reportHookError(error);
-            }
+          const current = entry.subscribers;
+          const index = current.indexOf(subscriber);
+          if (index < 0) return; // an ended activation's subscriber
+          if (current.length > 1) {
+            entry.subscribers = current.filter((s) => s !== subscriber);
+            return;
           }
-          if (attached.size === 0 && router) {
-            const r = router;
-            router = undefined;
-            r.unsubscribe();
-          }
+          stopFeeding(entry);
+          detach(entry);
         };
-      }).pipe(share({ connector: () => new Multicast<In>(), resetOnError: true, resetOnComplete: true, resetOnRefCountZero: true })),
+      }),
     };
     return entry;
   }

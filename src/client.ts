@@ -1,31 +1,21 @@
 import {
   BehaviorSubject,
-  EMPTY,
   type MonoTypeOperatorFunction,
   Observable,
   type Observer,
   type SchedulerLike,
   Subject,
   type Subscriber,
-  type SubjectLike,
+  type TeardownLogic,
   Subscription,
-  type Unsubscribable,
   asyncScheduler,
   combineLatest,
   defer,
   distinctUntilChanged,
   endWith,
   filter,
-  finalize,
   map,
-  of,
-  repeat,
-  share,
   startWith,
-  take,
-  takeUntil,
-  throwError,
-  timer,
 } from 'rxjs';
 import { fullJitterDelay } from '../operators/backoff.js';
 import { heartbeatTimeoutWhile, sendPing } from '../operators/heartbeatTimeout.js';
@@ -458,57 +448,6 @@ interface PausableSocket {
   resume?(): void;
 }
 
-/**
- * The multicast behind the client's `share()`s: a `Subject` without the cost rxjs's CommonJS
- * build (the one Node loads) adds to every value, a closure (`errorContext`) and an iterator.
- * Observers added or removed during a delivery take effect from the next value, as with a
- * `Subject`; after `error` or `complete`, a new observer gets that notification at once.
- */
-class Multicast<T> implements SubjectLike<T> {
-  private observers: Subscriber<T>[] = [];
-  private stopped = false;
-  private failed = false;
-  private failure: unknown;
-  private readonly source = new Observable<T>((subscriber) => {
-    if (this.failed) subscriber.error(this.failure);
-    else if (this.stopped) subscriber.complete();
-    else {
-      // A literal when alone: a spread or push would reserve 17 slots.
-      this.observers = this.observers.length === 0 ? [subscriber] : [...this.observers, subscriber];
-      return () => {
-        this.observers = this.observers.filter((o) => o !== subscriber);
-      };
-    }
-    return undefined;
-  });
-
-  subscribe(observer: Partial<Observer<T>>): Unsubscribable {
-    return this.source.subscribe(observer);
-  }
-
-  next(value: T): void {
-    if (this.stopped) return;
-    const observers = this.observers;
-    for (let i = 0; i < observers.length; i++) observers[i]!.next(value);
-  }
-
-  error(error: unknown): void {
-    if (this.stopped) return;
-    this.stopped = this.failed = true;
-    this.failure = error;
-    const observers = this.observers;
-    this.observers = [];
-    for (const observer of observers) observer.error(error);
-  }
-
-  complete(): void {
-    if (this.stopped) return;
-    this.stopped = true;
-    const observers = this.observers;
-    this.observers = [];
-    for (const observer of observers) observer.complete();
-  }
-}
 
 /** Numbers what messages$ delivers, so the router can tell what predates a channel. */
 interface Deliveries {
@@ -518,23 +457,168 @@ interface Deliveries {
   current: number;
 }
 
+
+/** What {@link SharedConnection} asks of its client. */
+interface SharedConnectionHost {
+  /** Whether the client was closed or failed: no reconnect, no lingering. */
+  isFinal(): boolean;
+  /**
+   * The attempt completed (a server's reconnect request or close 1012): the delay before the
+   * next one, counted and reported by the client; `undefined` when the client is final.
+   */
+  promptDelay(): number | undefined;
+  /** The connection ended (error, completion, or the last subscriber gone). */
+  ended(): void;
+}
+
 /**
- * The multicast behind messages$: numbers each message before any subscriber sees it. The
- * router may be any subscriber of the list; a channel opened by an earlier one while a message
- * is delivered must not receive that message, as with a subscriber of a `Subject`.
+ * messages$'s multicast, one object per client: one subscription to the attempts for every
+ * subscriber, numbering each message it delivers (see {@link Deliveries}); kept `linger` ms
+ * after the last subscriber leaves; subscribed again after `promptDelay` when the attempts
+ * complete; ended at once by `close()`, for subscribers or not. (What `share()`, `repeat`,
+ * `takeUntil` and `finalize` did, without their objects kept by every idle client.) After an
+ * error or completion, the next subscriber starts anew.
  */
-class NumberedMulticast<T> extends Multicast<T> {
-  constructor(private readonly deliveries: Deliveries) {
-    super();
+class SharedConnection<T> {
+  private subscribers: Subscriber<T>[] = [];
+  /** Subscribed to the attempts, or waiting to subscribe again. */
+  private running = false;
+  private connection: Subscription | undefined = undefined;
+  /** Counts subscriptions to the attempts: one that ended during subscribe is not kept. */
+  private generation = 0;
+  private repeatTimer: Subscription | undefined = undefined;
+  private lingerTimer: Subscription | undefined = undefined;
+  private readonly observer: SharedConnectionObserver<T>;
+
+  constructor(
+    private readonly source: Observable<T>,
+    private readonly host: SharedConnectionHost,
+    private readonly deliveries: Deliveries,
+    private readonly linger: number,
+    private readonly scheduler: SchedulerLike,
+  ) {
+    this.observer = new SharedConnectionObserver(this);
   }
 
-  override next(value: T): void {
+  /** A subscriber of messages$: joins the current connection, or starts one. */
+  add(subscriber: Subscriber<T>): TeardownLogic {
+    this.lingerTimer?.unsubscribe();
+    this.lingerTimer = undefined;
+    const subscribers = this.subscribers;
+    // A literal when alone: a spread would reserve 17 slots.
+    this.subscribers = subscribers.length === 0 ? [subscriber] : [...subscribers, subscriber];
+    if (!this.running) {
+      this.running = true;
+      this.subscribeSource();
+    }
+    return () => this.remove(subscriber);
+  }
+
+  private remove(subscriber: Subscriber<T>): void {
+    const subscribers = this.subscribers;
+    if (!subscribers.includes(subscriber)) return; // one an ending already let go
+    this.subscribers = subscribers.length === 1 ? [] : subscribers.filter((s) => s !== subscriber);
+    if (this.subscribers.length > 0 || !this.running) return;
+    if (this.host.isFinal() || this.linger === 0) this.stop();
+    else this.lingerTimer = this.scheduler.schedule(lingerWork, this.linger, this as SharedConnection<unknown>);
+  }
+
+  subscribeSource(): void {
+    this.repeatTimer = undefined;
+    const generation = ++this.generation;
+    const connection = this.source.subscribe(this.observer);
+    if (generation === this.generation && this.running) this.connection = connection;
+  }
+
+  /** Stops without notifying anyone: nobody is subscribed (linger over). */
+  stop(): void {
+    if (!this.running) return;
+    const connection = this.reset();
+    connection?.unsubscribe(); // the socket closes
+    this.ended();
+  }
+
+  /** close(): subscribers complete, then the socket closes. */
+  close(): void {
+    if (!this.running) return;
+    const subscribers = this.subscribers;
+    const connection = this.reset();
+    for (const subscriber of subscribers) subscriber.complete();
+    connection?.unsubscribe();
+    this.ended();
+  }
+
+  onNext(value: T): void {
     const deliveries = this.deliveries;
     const outer = deliveries.current; // a message delivered from within a delivery
     deliveries.current = ++deliveries.issued;
-    super.next(value);
+    const subscribers = this.subscribers;
+    for (let i = 0; i < subscribers.length; i++) subscribers[i]!.next(value);
     deliveries.current = outer;
   }
+
+  onError(error: unknown): void {
+    if (!this.running) return;
+    const subscribers = this.subscribers;
+    this.reset(); // first: a subscriber may subscribe again from its handler
+    for (const subscriber of subscribers) subscriber.error(error);
+    this.ended();
+  }
+
+  /** The attempts completed: again after the client's delay, or complete when it is final. */
+  onComplete(): void {
+    if (!this.running) return;
+    this.connection = undefined;
+    const delay = this.host.promptDelay();
+    if (delay !== undefined) {
+      this.repeatTimer = this.scheduler.schedule(repeatWork, delay, this as SharedConnection<unknown>);
+      return;
+    }
+    const subscribers = this.subscribers;
+    this.reset();
+    for (const subscriber of subscribers) subscriber.complete();
+    this.ended();
+  }
+
+  /** Back to idle; returns the subscription to the attempts, for the caller to end. */
+  private reset(): Subscription | undefined {
+    const connection = this.connection;
+    this.running = false;
+    this.generation++;
+    this.subscribers = [];
+    this.connection = undefined;
+    this.repeatTimer?.unsubscribe();
+    this.lingerTimer?.unsubscribe();
+    this.repeatTimer = this.lingerTimer = undefined;
+    return connection;
+  }
+
+  /** The client's hook, unless a subscriber has already started a new connection. */
+  private ended(): void {
+    if (!this.running) this.host.ended();
+  }
+}
+
+/** The attempts' observer (it only reads: see Forward). */
+class SharedConnectionObserver<T> {
+  constructor(private readonly shared: SharedConnection<T>) {}
+  next(value: T): void {
+    this.shared.onNext(value);
+  }
+  error(error: unknown): void {
+    this.shared.onError(error);
+  }
+  complete(): void {
+    this.shared.onComplete();
+  }
+}
+
+function lingerWork(this: unknown, shared?: SharedConnection<unknown>): void {
+  shared!.stop();
+}
+
+function repeatWork(this: unknown, shared?: SharedConnection<unknown>): void {
+  shared!.subscribeSource();
 }
 
 /**
@@ -554,8 +638,9 @@ function byteLength(data: unknown): number {
  * and a status stream, composed from {@link connect} and the three operators.
  *
  * ```
- * connect ─ session gate ─ heartbeatTimeout ─ resumeFrom ─ retryWithJitteredBackoff ─ repeat ─ share
- *                                                         (failures)                 (server "reconnect")
+ * connect ─ session gate ─ heartbeatTimeout ─ resumeFrom ─ retryWithJitteredBackoff ─ shared connection
+ *                                                         (failures)                 (multicast, linger,
+ *                                                                                     server "reconnect")
  * ```
  *
  * The socket opens with the first subscriber of `messages$` or a channel and closes after the
@@ -620,7 +705,6 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
   let finalError: unknown;
   let closeRequest = { code: 1000, reason: '' };
   let ready = false;
-  let everReady = false;
   let wire: Subscriber<Out> | undefined; // connect's observer of `outgoing`, while the socket is open
   let healthy = false; // the current connection delivered data (not only its ready message)
   let promptStreak = 0; // server-requested reconnects since a connection last delivered data
@@ -640,7 +724,6 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
   let routes: ChannelEntry<In, Out>[] | undefined; // attached as an array, rebuilt after a change
   const deliveries: Deliveries = { issued: 0, current: 0 };
   const counters = { reconnects: 0, dropped: 0 };
-  const closed$ = new Subject<void>();
   const events = new Subject<SocketEvent<Out>>();
   const status = new BehaviorSubject<SocketStatus>({ state: 'idle', ...countersNow() });
   const resume = config.resume;
@@ -787,7 +870,6 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
   /** The session is ready: replay channels, then flush the outbox, in order. */
   function becomeReady(): void {
     ready = true;
-    everReady = true;
     for (const entry of [...channels.values()]) {
       if (!ready) return; // the socket went away during the replay
       // A hook run by an earlier channel may have removed this one meanwhile.
@@ -1064,7 +1146,7 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
     maxDelay: config.backoff?.maxDelay ?? Math.max(30_000, initialDelay),
     factor: config.backoff?.factor ?? 2,
   };
-  const shared$ = attempt$.pipe(
+  const attempts$ = attempt$.pipe(
     cursor ? resumeFrom(cursor, { onGap: (error) => events.next({ type: 'gap', error, channel: undefined }) }) : (source) => source,
     retryWithJitteredBackoff<In>({
       ...config.backoff,
@@ -1085,33 +1167,37 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
         if (!final) end(error);
       },
     }),
-    // A server's reconnect request (or 1012) completes the attempt: come back promptly, with
-    // full jitter so that a restarting server is not stormed, and backing off like any retry
-    // while connections keep ending that way before they delivered anything.
-    repeat({
-      delay: () => {
-        if (final) return EMPTY;
+  );
+  const shared = new SharedConnection<In>(
+    attempts$,
+    {
+      isFinal: () => final,
+      // A server's reconnect request (or 1012) completes the attempt: come back promptly, with
+      // full jitter so that a restarting server is not stormed, and backing off like any retry
+      // while connections keep ending that way before they delivered anything.
+      promptDelay: () => {
+        if (final) return undefined;
         promptStreak++;
         const delay = fullJitterDelay(promptStreak, backoffOptions, random);
         counters.reconnects++;
         setStatus({ state: 'reconnecting', attempt: promptStreak, delay, cause: undefined, nextAttemptAt: scheduler.now() + delay });
-        return timer(delay, scheduler);
+        return delay;
       },
-    }),
-    // close() ends the connection at once, even while nobody is subscribed during linger.
-    takeUntil(closed$),
-    finalize(() => {
-      if (!final) setStatus({ state: 'idle' });
-    }),
-    share({
-      connector: () => new NumberedMulticast<In>(deliveries),
-      resetOnError: true,
-      resetOnComplete: true,
-      resetOnRefCountZero: () => (final || linger === 0 ? of(true) : timer(linger, scheduler)),
-    }),
+      ended: () => {
+        if (!final) setStatus({ state: 'idle' });
+      },
+    },
+    deliveries,
+    linger,
+    scheduler,
   );
 
-  const messages$ = defer(() => (final ? (finalError !== undefined ? throwError(() => finalError) : EMPTY) : shared$));
+  const messages$ = new Observable<In>((subscriber) => {
+    if (!final) return shared.add(subscriber);
+    if (finalError !== undefined) subscriber.error(finalError);
+    else subscriber.complete();
+    return undefined;
+  });
 
   /** Terminal: everything ends with `error` (a failure) or completes (`close()`). */
   function end(error: unknown): void {
@@ -1370,7 +1456,7 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
       assertValidClose(code, reason);
       closeRequest = { code, reason };
       end(undefined);
-      closed$.next();
+      shared.close(); // at once, even while nobody is subscribed during linger
     },
   };
 }

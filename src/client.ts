@@ -396,6 +396,9 @@ class Pinger {
 
   /** A new attempt: errors of `ping` go to its `subscriber`. */
   attach(subscriber: Subscriber<unknown>): void {
+    // An earlier attempt whose teardown has not run yet (a handler started this one) stops.
+    this.check?.unsubscribe();
+    this.check = this.lastAlive = undefined;
     this.subscriber = subscriber;
   }
 
@@ -413,7 +416,9 @@ class Pinger {
     this.pings = 0;
   }
 
-  stop(): void {
+  /** The attempt of `subscriber` ended (a later attempt's pinger is left alone). */
+  stop(subscriber: Subscriber<unknown>): void {
+    if (this.subscriber !== subscriber) return;
     this.check?.unsubscribe();
     this.check = undefined;
     this.lastAlive = undefined;
@@ -486,6 +491,8 @@ class SharedConnection<T> {
   private connection: Subscription | undefined = undefined;
   /** Counts subscriptions to the attempts: one that ended during subscribe is not kept. */
   private generation = 0;
+  private subscribing = false;
+  private completedWhileSubscribing = false;
   private repeatTimer: Subscription | undefined = undefined;
   private lingerTimer: Subscription | undefined = undefined;
   private readonly observer: SharedConnectionObserver<T>;
@@ -526,8 +533,16 @@ class SharedConnection<T> {
   subscribeSource(): void {
     this.repeatTimer = undefined;
     const generation = ++this.generation;
+    this.subscribing = true;
+    this.completedWhileSubscribing = false;
     const connection = this.source.subscribe(this.observer);
-    if (generation === this.generation && this.running) this.connection = connection;
+    this.subscribing = false;
+    // Ended (stop, close, an error) or left by everyone while subscribing: not ours to keep.
+    if (generation !== this.generation || !this.running) connection.unsubscribe();
+    else if (this.completedWhileSubscribing) {
+      connection.unsubscribe();
+      this.repeatOrComplete();
+    } else this.connection = connection;
   }
 
   /** Stops without notifying anyone: nobody is subscribed (linger over). */
@@ -568,8 +583,23 @@ class SharedConnection<T> {
   /** The attempts completed: again after the client's delay, or complete when it is final. */
   onComplete(): void {
     if (!this.running) return;
+    if (this.subscribing) {
+      this.completedWhileSubscribing = true; // handled once subscribe() returns
+      return;
+    }
+    // The finished attempt's teardown first (its unacked messages back to the outbox), then
+    // the status that announces the next one, as `repeat` does.
+    const connection = this.connection;
     this.connection = undefined;
+    connection?.unsubscribe();
+    this.repeatOrComplete();
+  }
+
+  private repeatOrComplete(): void {
+    if (!this.running) return;
     const delay = this.host.promptDelay();
+    // A status subscriber may have left or closed the client meanwhile.
+    if (!this.running) return;
     if (delay !== undefined) {
       this.repeatTimer = this.scheduler.schedule(repeatWork, delay, this as SharedConnection<unknown>);
       return;
@@ -989,9 +1019,12 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
       healthy = false;
       const sub = source.subscribe(gateObserver);
       return () => {
-        sessionTimer?.unsubscribe();
-        sessionTimer = undefined;
-        if (gateSubscriber === subscriber) gateSubscriber = undefined;
+        if (gateSubscriber === subscriber) {
+          // Not a later attempt's, started by a handler before this teardown ran.
+          gateSubscriber = undefined;
+          sessionTimer?.unsubscribe();
+          sessionTimer = undefined;
+        }
         sub.unsubscribe();
       };
     });
@@ -1040,6 +1073,7 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
   // connect pauses only a socket that can (`ws`); the deadline must agree, so with both a
   // heartbeat and `paused` the current attempt's socket is kept to ask it.
   let attemptSocket: (WebSocketLike & PausableSocket) | undefined;
+  let attempts = 0; // numbers the attempts, so that a late teardown leaves the next one alone
   const keepSocket = watchHeartbeat !== undefined && pausedWhenReady$ !== undefined;
   const reallyPaused = (): boolean => {
     const socket = attemptSocket;
@@ -1120,14 +1154,16 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
     setStatus({ state: 'connecting' });
     if (final) return subscriber.complete(); // a status subscriber may have closed the client
     attemptSocket = undefined;
+    const attempt = ++attempts;
     // The pinger is no stage of the pipeline (it sees messages through the deadline's
     // onAlive): the attempt's subscriber is handed on as it is, and the pinger runs beside.
     pinger?.attach(subscriber);
     const sub = connection$.subscribe(subscriber);
     return () => {
-      pinger?.stop();
+      pinger?.stop(subscriber);
       sub.unsubscribe();
-      attemptSocket = undefined;
+      // A handler may have started the next attempt before this teardown ended.
+      if (attempts === attempt) attemptSocket = undefined;
     };
   });
 

@@ -1,0 +1,189 @@
+import { BehaviorSubject, type Subscription } from 'rxjs';
+import { TestScheduler } from 'rxjs/testing';
+import { describe, expect, it } from 'vitest';
+import { createSocket } from '../../src/index.js';
+import { createFakeServer } from 'rxtether/testing';
+
+// messages$'s shared connection and the per-attempt state of the client, at their edges: a
+// subscriber that leaves, or a client closed, from a status or event handler while an attempt
+// ends or starts. (Found by a review of the rewrite that replaced share() + repeat + takeUntil
+// + finalize with one object per client; each failed on that rewrite.)
+
+interface Frame {
+  readonly type: string;
+  readonly id?: number;
+}
+
+const testScheduler = () => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
+
+describe('leaving during a server-requested reconnect (linger 0)', () => {
+  it("should not reconnect when the last subscriber leaves on the 'reconnecting' status of a server's reconnect request", () => {
+    const scheduler = testScheduler();
+    scheduler.run(() => {
+      const server = createFakeServer(scheduler, [
+        { marbles: '-o-r', values: { r: { type: 'reconnect' } } },
+        { marbles: '-o' },
+      ]);
+      const socket = createSocket<Frame, Frame>({
+        url: 'ws://test/',
+        socketFactory: server.socketFactory,
+        isReconnectRequest: (m) => m.type === 'reconnect',
+        scheduler,
+        random: () => 0.5,
+      });
+      const states: string[] = [];
+      let sub: Subscription | undefined;
+      socket.status$.subscribe((s) => {
+        states.push(s.state);
+        // "stop at the first drop"
+        if (s.state === 'reconnecting') sub?.unsubscribe();
+      });
+      sub = socket.messages$.subscribe();
+      scheduler.flush();
+      scheduler.schedule(() => {}, 5000);
+      scheduler.flush();
+      // Nobody is subscribed: no second socket may be opened.
+      expect(server.connections.length).toBe(1);
+      expect(states[states.length - 1]).toBe('idle');
+    });
+  });
+
+  it("should not leave a socket open when the last subscriber leaves on the 'connecting' status of the repeat attempt", () => {
+    const scheduler = testScheduler();
+    scheduler.run(() => {
+      const server = createFakeServer(scheduler, [
+        { marbles: '-o-r', values: { r: { type: 'reconnect' } } },
+        { marbles: '-o' },
+        { marbles: '-o' },
+      ]);
+      const socket = createSocket<Frame, Frame>({
+        url: 'ws://test/',
+        socketFactory: server.socketFactory,
+        isReconnectRequest: (m) => m.type === 'reconnect',
+        scheduler,
+        random: () => 0.5,
+      });
+      const states: string[] = [];
+      let sub: Subscription | undefined;
+      let seenReconnecting = false;
+      socket.status$.subscribe((s) => {
+        states.push(s.state);
+        if (s.state === 'reconnecting') seenReconnecting = true;
+        else if (s.state === 'connecting' && seenReconnecting) sub?.unsubscribe();
+      });
+      sub = socket.messages$.subscribe();
+      scheduler.schedule(() => {}, 5000);
+      scheduler.flush();
+      // The second socket, if created, must have been closed again.
+      for (const c of server.connections) expect(c.endedAt).not.toBe(undefined);
+      expect(states[states.length - 1]).toBe('idle');
+      // A later subscriber uses one socket, and leaving closes it.
+      const again = socket.messages$.subscribe();
+      scheduler.schedule(() => again.unsubscribe(), 10);
+      scheduler.flush();
+      for (const c of server.connections) expect(c.endedAt).not.toBe(undefined);
+    });
+  });
+});
+
+describe('close() on the reconnecting status of a server-requested reconnect', () => {
+  it('should leave no timer scheduled', () => {
+    const scheduler = testScheduler();
+    scheduler.run(() => {
+      const server = createFakeServer(scheduler, [
+        { marbles: '-o-r', values: { r: { type: 'reconnect' } } },
+        { marbles: '-o' },
+      ]);
+      const socket = createSocket<Frame, Frame>({
+        url: 'ws://test/',
+        socketFactory: server.socketFactory,
+        isReconnectRequest: (m) => m.type === 'reconnect',
+        scheduler,
+        random: () => 0.5,
+      });
+      let pending: number[] | undefined;
+      socket.status$.subscribe((s) => {
+        if (s.state === 'reconnecting') {
+          socket.close();
+          // Look once everything of this frame has run.
+          scheduler.schedule(() => {
+            pending = scheduler.actions.map((a) => (a as unknown as { delay: number }).delay - scheduler.frame);
+          }, 1);
+        }
+      });
+      socket.messages$.subscribe();
+      scheduler.flush();
+      expect(server.connections.length).toBe(1);
+      expect(pending).toEqual([]);
+    });
+  });
+});
+
+describe("a server's reconnect request with messages awaiting acks / unconfirmed", () => {
+  it("should publish one 'reconnecting' status carrying the re-queued messages", () => {
+    const scheduler = testScheduler();
+    scheduler.run(() => {
+      const server = createFakeServer(scheduler, [{ marbles: '-o-R', values: { R: { type: 'reconnect' } } }, '-o']);
+      const socket = createSocket<Frame, Frame>({
+        url: 'ws://t/',
+        socketFactory: server.socketFactory,
+        scheduler,
+        random: () => 0.5,
+        isReconnectRequest: (m) => m.type === 'reconnect',
+        ack: { idOf: (m) => m.id, ackOf: () => undefined },
+      });
+      const statuses: Array<[number, string, number]> = [];
+      socket.status$.subscribe((s) => statuses.push([scheduler.now(), s.state, s.buffered]));
+      socket.messages$.subscribe();
+      scheduler.schedule(() => socket.send({ type: 'order', id: 1 }), 2);
+      scheduler.schedule(() => socket.close(), 1000);
+      scheduler.flush();
+      // Up to the next attempt: one 'reconnecting', whose counters include the order awaiting
+      // its ack, which is back in the outbox (as before the rewrite, and as after a drop).
+      expect(statuses.filter(([t]) => t < 1000)).toEqual([
+        [0, 'idle', 0],
+        [0, 'connecting', 0],
+        [1, 'open', 0],
+        [3, 'reconnecting', 1],
+        [503, 'connecting', 1],
+        [504, 'open', 0],
+      ]);
+    });
+  });
+});
+
+describe('an attempt started from within the previous one\'s teardown', () => {
+  it('should keep its own socket for the paused heartbeat deadline', () => {
+    const scheduler = testScheduler();
+    scheduler.run(() => {
+      const server = createFakeServer(scheduler, ['-o', '-o', '-o', '-o']);
+      // A socket that can pause (as ws's): the heartbeat deadline is off while it is paused.
+      const socketFactory = (url: string, protocols?: string[]) =>
+        Object.assign(server.socketFactory(url, protocols), { pause() {}, resume() {} });
+      const socket = createSocket<Frame, Frame>({
+        url: 'ws://t/',
+        socketFactory,
+        scheduler,
+        heartbeat: { timeout: 5 },
+        paused: new BehaviorSubject(true),
+        backoff: { initialDelay: 2, jitter: 'none' },
+      });
+      let again = false;
+      socket.events$.subscribe((e) => {
+        // Subscribed again while the previous connection is being torn down.
+        if (e.type === 'unconfirmed' && !again) {
+          again = true;
+          socket.messages$.subscribe();
+        }
+      });
+      const first = socket.messages$.subscribe();
+      scheduler.schedule(() => socket.send({ type: 'order' }), 3);
+      scheduler.schedule(() => first.unsubscribe(), 4);
+      scheduler.schedule(() => socket.close(), 40);
+      scheduler.flush();
+      // The second connection (created at 4) is paused from its open: no heartbeat timeout.
+      expect(server.connections.map((c) => c.createdAt)).toEqual([0, 4]);
+    });
+  });
+});
+

@@ -1033,9 +1033,11 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
   // connection); a closed subscriber ignores it, as a Subject without observers would.
   const outgoing = new Observable<Out>((subscriber) => {
     wire = subscriber;
+    // Registered first: a hook that throws during the flush (ack.idOf) ends this connection,
+    // whose cleanup must still run (what it wrote unacknowledged goes back to the outbox).
+    subscriber.add(connectionLost);
     if (session) armSessionTimeout();
     else becomeReady();
-    return connectionLost;
   });
 
   // Flow control applies once the session is ready (status 'open'): the handshake must be read.

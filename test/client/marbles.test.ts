@@ -449,6 +449,43 @@ describe('createSocket in virtual time: second review', () => {
   });
 });
 
+describe('createSocket in virtual time: a hook that throws during the flush on open', () => {
+  it('should still clean up that connection: what it wrote and was not acknowledged is sent again', () => {
+    const scheduler = testScheduler();
+    scheduler.run(() => {
+      const server = createFakeServer(scheduler, [{ marbles: '-o' }, { marbles: '-o' }]);
+      let broken = true;
+      const socket = createSocket<Frame, Frame>({
+        url: 'ws://test/',
+        socketFactory: server.socketFactory,
+        backoff: { initialDelay: 4, jitter: 'none' },
+        ack: {
+          idOf: (m) => {
+            if (m.n === 2 && broken) {
+              broken = false;
+              throw new Error('idOf bug');
+            }
+            return m.n;
+          },
+          ackOf: () => undefined,
+        },
+      });
+      socket.send({ type: 'order', n: 1 });
+      socket.send({ type: 'order', n: 2 });
+      socket.messages$.subscribe();
+      scheduler.schedule(() => socket.close(), 20);
+      scheduler.flush();
+      // 1 went out on the first connection, which then failed on 2: never acknowledged, it is
+      // sent again on the next one, before 2.
+      expect(server.sent.map((s) => [s.frame, s.connection, (s.data as Frame).n])).toEqual([
+        [1, 0, 1],
+        [6, 1, 1],
+        [6, 1, 2],
+      ]);
+    });
+  });
+});
+
 describe('createSocket in virtual time: resuming sessions', () => {
   it('should deliver the messages a resuming server replays before it says ready', () => {
     const scheduler = testScheduler();

@@ -3,17 +3,10 @@
 // node scripts/perf/heap-client.mjs [--n 1000]
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { arg, fmt, startServer } from './util.mjs';
+import { arg, fmt, heapAfterGc, startServer } from './util.mjs';
 
 const N = Number(arg('n', 1000));
 const step = arg('step', undefined);
-const gc = async () => {
-  for (let i = 0; i < 4; i++) {
-    globalThis.gc();
-    await new Promise((r) => setImmediate(r));
-  }
-  return process.memoryUsage().heapUsed;
-};
 const steps = [
   'raw ws',
   'createSocket, not subscribed',
@@ -56,9 +49,9 @@ if (step) {
     await firstValueFrom(socket.status$.pipe(filter(isOpen)));
   };
   for (let k = 0; k < 20; k++) await open();
-  const before = await gc();
+  const before = await heapAfterGc();
   for (let k = 0; k < N; k++) await open();
-  const after = await gc();
+  const after = await heapAfterGc();
   process.stdout.write(JSON.stringify({ perClient: (after - before) / N }));
   process.exit(0);
 } else {

@@ -4,19 +4,12 @@
 // node scripts/perf/heap.mjs [--n 2000] [--reps 3]
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { arg, fmt, median, startServer } from './util.mjs';
+import { arg, fmt, heapAfterGc, median, startServer } from './util.mjs';
 
 const N = Number(arg('n', 2000));
 const REPS = Number(arg('reps', 3));
 const stack = arg('stack', undefined);
 
-const gc = async () => {
-  for (let i = 0; i < 4; i++) {
-    globalThis.gc();
-    await new Promise((r) => setImmediate(r));
-  }
-  return process.memoryUsage().heapUsed;
-};
 
 if (stack) {
   const { WebSocket } = await import('ws');
@@ -59,9 +52,9 @@ if (stack) {
     for (let i = 0; i < n; i++) await open();
   };
   await open(); // warm up code paths (and JIT) before the baseline
-  const before = await gc();
+  const before = await heapAfterGc();
   await openAll(N);
-  const after = await gc();
+  const after = await heapAfterGc();
   process.stdout.write(JSON.stringify({ perConnection: (after - before) / N }));
   process.exit(0);
 } else {

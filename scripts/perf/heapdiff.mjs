@@ -2,11 +2,10 @@
 // stack, aggregated by constructor (count and self size per connection).
 // node --expose-gc scripts/perf/heapdiff.mjs --stack 'bare connect' [--n 500]
 import { writeHeapSnapshot } from 'node:v8';
-import { readFileSync, rmSync } from 'node:fs';
 import { Subject, filter, firstValueFrom } from 'rxjs';
 import { WebSocket } from 'ws';
 const { connect, createSocket } = await loadRxtether();
-import { arg, loadRxtether, startServer } from './util.mjs';
+import { arg, loadRxtether, startServer, summarizeSnapshot } from './util.mjs';
 
 const N = Number(arg('n', 500));
 const stack = arg('stack', 'bare connect');
@@ -56,6 +55,9 @@ const open = {
     keep.push({ send: (m) => outgoing.next(m), close: () => sub.unsubscribe() });
     await p;
   },
+  async 'createSocket, not subscribed'() {
+    keep.push(createSocket({ url, WebSocketCtor: WebSocket, heartbeat: { interval: 15_000, timeout: 45_000, message: () => ({ type: 'ping' }) }, resume: { cursorOf: (m) => m.seq }, channelKeyOf: (m) => m.channel }));
+  },
   async 'createSocket + 1 channel'() {
     const socket = createSocket({ url, WebSocketCtor: WebSocket, heartbeat: { timeout: 60_000 } });
     const sub = socket.channel({ key: 'a', subscribe: () => ({ type: 'subscribe', channel: 'a' }), matches: (m) => m.channel === 'a' }).subscribe({ next() {}, error() {} });
@@ -64,50 +66,54 @@ const open = {
   },
 }[stack];
 const gc = async () => { for (let i = 0; i < 4; i++) { globalThis.gc(); await new Promise((r) => setImmediate(r)); } };
-function summarize(file) {
-  const snap = JSON.parse(readFileSync(file, 'utf8'));
-  rmSync(file);
-  const f = snap.snapshot.meta.node_fields;
-  const types = snap.snapshot.meta.node_types[0];
-  const w = f.length;
-  const it = f.indexOf('type'), iname = f.indexOf('name'), isz = f.indexOf('self_size');
-  const agg = new Map();
-  // For (array) and (hidden) nodes, name them by their first retainer and edge: "(array) <- Owner.edge".
-  const ef = snap.snapshot.meta.edge_fields;
-  const ew = ef.length;
-  const eTypes = snap.snapshot.meta.edge_types[0];
-  const iec = f.indexOf('edge_count'), ito = ef.indexOf('to_node'), ien = ef.indexOf('name_or_index'), iet = ef.indexOf('type');
-  const retainer = new Map();
-  for (let i = 0, e = 0; i < snap.nodes.length; i += w) {
-    const count = snap.nodes[i + iec];
-    const ownerType = types[snap.nodes[i + it]];
-    const owner = ownerType === 'object' || ownerType === 'closure' ? snap.strings[snap.nodes[i + iname]] : `(${ownerType})`;
-    for (let k = 0; k < count; k++, e += ew) {
-      const to = snap.edges[e + ito];
-      if (retainer.has(to)) continue;
-      const et = eTypes[snap.edges[e + iet]];
-      const en = et === 'element' || et === 'hidden' ? `[${et}]` : snap.strings[snap.edges[e + ien]];
-      retainer.set(to, `${owner}.${en}`);
+/** "Owner.edge" of each node's first retainer, by node offset (built once per snapshot). */
+const retainersOf = new WeakMap();
+function retainerOf(snap, offset) {
+  let retainer = retainersOf.get(snap);
+  if (!retainer) {
+    retainer = new Map();
+    const f = snap.snapshot.meta.node_fields;
+    const types = snap.snapshot.meta.node_types[0];
+    const ef = snap.snapshot.meta.edge_fields;
+    const eTypes = snap.snapshot.meta.edge_types[0];
+    const w = f.length, ew = ef.length;
+    const it = f.indexOf('type'), iname = f.indexOf('name'), iec = f.indexOf('edge_count');
+    const ito = ef.indexOf('to_node'), ien = ef.indexOf('name_or_index'), iet = ef.indexOf('type');
+    for (let i = 0, e = 0; i < snap.nodes.length; i += w) {
+      const count = snap.nodes[i + iec];
+      const ownerType = types[snap.nodes[i + it]];
+      const owner = ownerType === 'object' || ownerType === 'closure' ? snap.strings[snap.nodes[i + iname]] : `(${ownerType})`;
+      for (let k = 0; k < count; k++, e += ew) {
+        const to = snap.edges[e + ito];
+        if (retainer.has(to)) continue;
+        const et = eTypes[snap.edges[e + iet]];
+        const en = et === 'element' || et === 'hidden' ? `[${et}]` : snap.strings[snap.edges[e + ien]];
+        retainer.set(to, `${owner}.${en}`);
+      }
     }
+    retainersOf.set(snap, retainer);
   }
-  for (let i = 0; i < snap.nodes.length; i += w) {
-    const type = types[snap.nodes[i + it]];
-    let name = type === "object" || type === "closure" ? snap.strings[snap.nodes[i + iname]] : type === "code" && process.argv.includes("--code") ? `(code) ${snap.strings[snap.nodes[i + iname]]}` : `(${type})`;
-    if (process.argv.includes('--retainers') && (type === 'array' || type === 'hidden' || name === 'Array' || name === 'Object' || name === 'system / Context')) name += ` <- ${retainer.get(i) ?? '?'}`;
-    const key = `${type === 'closure' ? 'closure ' : ''}${name}`.slice(0, 60);
-    const a = agg.get(key) ?? [0, 0];
-    a[0]++;
-    a[1] += snap.nodes[i + isz];
-    agg.set(key, a);
-  }
-  return agg;
+  return retainer.get(offset);
 }
+
+// --code names code objects; --retainers names arrays, hidden nodes, plain Objects and
+// contexts by their first retainer: "(array) <- Owner.edge".
+const summarize = (file) =>
+  summarizeSnapshot(file, (snap, offset, type, name) => {
+    if (type === 'code' && process.argv.includes('--code')) {
+      name = `(code) ${snap.strings[snap.nodes[offset + snap.snapshot.meta.node_fields.indexOf('name')]]}`;
+    }
+    if (process.argv.includes('--retainers') && (type === 'array' || type === 'hidden' || name === 'Array' || name === 'Object' || name === 'system / Context')) {
+      name += ` <- ${retainerOf(snap, offset) ?? '?'}`;
+    }
+    return name;
+  });
 await open();
 await gc();
-const a = summarize(writeHeapSnapshot('/tmp/before.heapsnapshot'));
+const a = await summarize(writeHeapSnapshot('/tmp/before.heapsnapshot'));
 for (let i = 0; i < N; i += 100) await Promise.all(Array.from({ length: Math.min(100, N - i) }, open));
 await gc();
-const b = summarize(writeHeapSnapshot('/tmp/after.heapsnapshot'));
+const b = await summarize(writeHeapSnapshot('/tmp/after.heapsnapshot'));
 const rows = [];
 let total = 0;
 for (const [k, [n, s]] of b) {

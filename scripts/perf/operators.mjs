@@ -8,34 +8,10 @@
 // (heartbeatTimeout with its check pending on asyncScheduler), aggregated by constructor.
 // node --expose-gc scripts/perf/operators.mjs --heap [--n 2000] [--only ...] [--top 15]
 import { writeHeapSnapshot } from 'node:v8';
-import { readFileSync, rmSync } from 'node:fs';
 import { Observable, Subject, asyncScheduler, map } from 'rxjs';
-import { fileURLToPath } from 'node:url';
-import { arg, fmt, median } from './util.mjs';
+import { arg, fmt, loadRxtether, median, summarizeSnapshot } from './util.mjs';
 
-/** Bundles operators/index.ts as tsup builds dist (esbuild, ESM, es2022, rxjs external). */
-async function loadOperators() {
-  const { build } = await import('esbuild');
-  const { writeFileSync, rmSync } = await import('node:fs');
-  const root = fileURLToPath(new URL('../..', import.meta.url));
-  const out = await build({
-    entryPoints: [`${root}operators/index.ts`],
-    bundle: true,
-    format: 'esm',
-    platform: 'neutral',
-    target: 'es2022',
-    external: ['rxjs'],
-    write: false,
-    logLevel: 'silent',
-  });
-  const file = `${root}node_modules/.rxtether-operators-perf-${process.pid}.mjs`;
-  writeFileSync(file, out.outputFiles[0].text);
-  const mod = await import(file);
-  rmSync(file);
-  return mod;
-}
-
-const { heartbeatTimeout, resumeFrom, createResumeCursor, isNextInSequence, retryWithJitteredBackoff } = await loadOperators();
+const { heartbeatTimeout, resumeFrom, createResumeCursor, isNextInSequence, retryWithJitteredBackoff } = await loadRxtether('operators/index.ts');
 if (process.argv.includes('--heap')) {
   await heap();
   process.exit(0);
@@ -130,10 +106,10 @@ async function heap() {
     const open = () => keep.push(silent.pipe(operator).subscribe({ next, error: next }));
     open(); // warm up: compile and allocate whatever is shared before the first snapshot
     await gc();
-    const before = summarize(writeHeapSnapshot(`/tmp/operators-before-${process.pid}.heapsnapshot`));
+    const before = await summarizeSnapshot(writeHeapSnapshot(`/tmp/operators-before-${process.pid}.heapsnapshot`));
     for (let i = 0; i < n; i++) open();
     await gc();
-    const after = summarize(writeHeapSnapshot(`/tmp/operators-after-${process.pid}.heapsnapshot`));
+    const after = await summarizeSnapshot(writeHeapSnapshot(`/tmp/operators-after-${process.pid}.heapsnapshot`));
     const rows = [];
     let total = 0;
     for (const [key, [count, size]] of after) {
@@ -152,25 +128,3 @@ async function heap() {
   }
 }
 
-/** Heap snapshot → Map(constructor or closure name → [count, self size]). */
-function summarize(file) {
-  const snap = JSON.parse(readFileSync(file, 'utf8'));
-  rmSync(file);
-  const fields = snap.snapshot.meta.node_fields;
-  const types = snap.snapshot.meta.node_types[0];
-  const width = fields.length;
-  const iType = fields.indexOf('type');
-  const iName = fields.indexOf('name');
-  const iSize = fields.indexOf('self_size');
-  const agg = new Map();
-  for (let i = 0; i < snap.nodes.length; i += width) {
-    const type = types[snap.nodes[i + iType]];
-    const name = type === 'object' || type === 'closure' ? snap.strings[snap.nodes[i + iName]] : `(${type})`;
-    const key = `${type === 'closure' ? 'closure ' : ''}${name}`.slice(0, 60);
-    const a = agg.get(key) ?? [0, 0];
-    a[0]++;
-    a[1] += snap.nodes[i + iSize];
-    agg.set(key, a);
-  }
-  return agg;
-}

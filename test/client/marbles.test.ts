@@ -307,6 +307,26 @@ describe('createSocket in virtual time: review findings', () => {
   });
 });
 
+/** A client with acks whose `ack.idOf` throws once, for the first message `when` picks. */
+function withIdOfThrowingOnce(server: FakeServer, when: (m: Frame) => boolean) {
+  let broken = true;
+  return createSocket<Frame, Frame>({
+    url: 'ws://test/',
+    socketFactory: server.socketFactory,
+    backoff: { initialDelay: 4, jitter: 'none' },
+    ack: {
+      idOf: (m) => {
+        if (broken && when(m)) {
+          broken = false;
+          throw new Error('idOf bug');
+        }
+        return m.n;
+      },
+      ackOf: () => undefined,
+    },
+  });
+}
+
 describe('createSocket in virtual time: second review', () => {
   const channel = (key: string, extra: object = {}) => ({
     key,
@@ -420,22 +440,7 @@ describe('createSocket in virtual time: second review', () => {
     const scheduler = testScheduler();
     scheduler.run(() => {
       const server = createFakeServer(scheduler, [{ marbles: '-o' }, { marbles: '-o' }]);
-      let broken = true;
-      const socket = createSocket<Frame, Frame>({
-        url: 'ws://test/',
-        socketFactory: server.socketFactory,
-        backoff: { initialDelay: 4, jitter: 'none' },
-        ack: {
-          idOf: (m) => {
-            if (broken) {
-              broken = false;
-              throw new Error('idOf bug');
-            }
-            return m.n;
-          },
-          ackOf: () => undefined,
-        },
-      });
+      const socket = withIdOfThrowingOnce(server, () => true);
       const drops: Array<[number, string]> = [];
       socket.events$.subscribe((e) => e.type === 'dropped' && drops.push([scheduler.now(), e.reason]));
       socket.send({ type: 'order', n: 1 });
@@ -454,22 +459,7 @@ describe('createSocket in virtual time: a hook that throws during the flush on o
     const scheduler = testScheduler();
     scheduler.run(() => {
       const server = createFakeServer(scheduler, [{ marbles: '-o' }, { marbles: '-o' }]);
-      let broken = true;
-      const socket = createSocket<Frame, Frame>({
-        url: 'ws://test/',
-        socketFactory: server.socketFactory,
-        backoff: { initialDelay: 4, jitter: 'none' },
-        ack: {
-          idOf: (m) => {
-            if (m.n === 2 && broken) {
-              broken = false;
-              throw new Error('idOf bug');
-            }
-            return m.n;
-          },
-          ackOf: () => undefined,
-        },
-      });
+      const socket = withIdOfThrowingOnce(server, (m) => m.n === 2);
       socket.send({ type: 'order', n: 1 });
       socket.send({ type: 'order', n: 2 });
       socket.messages$.subscribe();

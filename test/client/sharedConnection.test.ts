@@ -16,21 +16,27 @@ interface Frame {
 
 const testScheduler = () => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
 
+/** A client whose first server asks it to reconnect at frame 3; `later` scripts the next connections. */
+function askedToReconnect(scheduler: TestScheduler, later: number) {
+  const server = createFakeServer(scheduler, [
+    { marbles: '-o-r', values: { r: { type: 'reconnect' } } },
+    ...Array.from({ length: later }, () => ({ marbles: '-o' })),
+  ]);
+  const socket = createSocket<Frame, Frame>({
+    url: 'ws://test/',
+    socketFactory: server.socketFactory,
+    isReconnectRequest: (m) => m.type === 'reconnect',
+    scheduler,
+    random: () => 0.5,
+  });
+  return { server, socket };
+}
+
 describe('leaving during a server-requested reconnect (linger 0)', () => {
   it("should not reconnect when the last subscriber leaves on the 'reconnecting' status of a server's reconnect request", () => {
     const scheduler = testScheduler();
     scheduler.run(() => {
-      const server = createFakeServer(scheduler, [
-        { marbles: '-o-r', values: { r: { type: 'reconnect' } } },
-        { marbles: '-o' },
-      ]);
-      const socket = createSocket<Frame, Frame>({
-        url: 'ws://test/',
-        socketFactory: server.socketFactory,
-        isReconnectRequest: (m) => m.type === 'reconnect',
-        scheduler,
-        random: () => 0.5,
-      });
+      const { server, socket } = askedToReconnect(scheduler, 1);
       const states: string[] = [];
       let sub: Subscription | undefined;
       socket.status$.subscribe((s) => {
@@ -51,18 +57,7 @@ describe('leaving during a server-requested reconnect (linger 0)', () => {
   it("should not leave a socket open when the last subscriber leaves on the 'connecting' status of the repeat attempt", () => {
     const scheduler = testScheduler();
     scheduler.run(() => {
-      const server = createFakeServer(scheduler, [
-        { marbles: '-o-r', values: { r: { type: 'reconnect' } } },
-        { marbles: '-o' },
-        { marbles: '-o' },
-      ]);
-      const socket = createSocket<Frame, Frame>({
-        url: 'ws://test/',
-        socketFactory: server.socketFactory,
-        isReconnectRequest: (m) => m.type === 'reconnect',
-        scheduler,
-        random: () => 0.5,
-      });
+      const { server, socket } = askedToReconnect(scheduler, 2);
       const states: string[] = [];
       let sub: Subscription | undefined;
       let seenReconnecting = false;
@@ -90,17 +85,7 @@ describe('close() on the reconnecting status of a server-requested reconnect', (
   it('should leave no timer scheduled', () => {
     const scheduler = testScheduler();
     scheduler.run(() => {
-      const server = createFakeServer(scheduler, [
-        { marbles: '-o-r', values: { r: { type: 'reconnect' } } },
-        { marbles: '-o' },
-      ]);
-      const socket = createSocket<Frame, Frame>({
-        url: 'ws://test/',
-        socketFactory: server.socketFactory,
-        isReconnectRequest: (m) => m.type === 'reconnect',
-        scheduler,
-        random: () => 0.5,
-      });
+      const { server, socket } = askedToReconnect(scheduler, 1);
       let pending: number[] | undefined;
       socket.status$.subscribe((s) => {
         if (s.state === 'reconnecting') {

@@ -463,6 +463,13 @@ interface Deliveries {
 }
 
 
+/** A subscriber of messages$, or the client's channel router. */
+interface MessageObserver<T> {
+  next(value: T): void;
+  error(error: unknown): void;
+  complete(): void;
+}
+
 /** What {@link SharedConnection} asks of its client. */
 interface SharedConnectionHost {
   /** Whether the client was closed or failed: no reconnect, no lingering. */
@@ -485,7 +492,7 @@ interface SharedConnectionHost {
  * error or completion, the next subscriber starts anew.
  */
 class SharedConnection<T> {
-  private subscribers: Subscriber<T>[] = [];
+  private subscribers: MessageObserver<T>[] = [];
   /** Subscribed to the attempts, or waiting to subscribe again. */
   private running = false;
   private connection: Subscription | undefined = undefined;
@@ -509,19 +516,24 @@ class SharedConnection<T> {
 
   /** A subscriber of messages$: joins the current connection, or starts one. */
   add(subscriber: Subscriber<T>): TeardownLogic {
+    this.join(subscriber);
+    return () => this.remove(subscriber);
+  }
+
+  /** An observer joins, as a subscriber would; `remove` is its unsubscribe. */
+  join(observer: MessageObserver<T>): void {
     this.lingerTimer?.unsubscribe();
     this.lingerTimer = undefined;
     const subscribers = this.subscribers;
     // A literal when alone: a spread would reserve 17 slots.
-    this.subscribers = subscribers.length === 0 ? [subscriber] : [...subscribers, subscriber];
+    this.subscribers = subscribers.length === 0 ? [observer] : [...subscribers, observer];
     if (!this.running) {
       this.running = true;
       this.subscribeSource();
     }
-    return () => this.remove(subscriber);
   }
 
-  private remove(subscriber: Subscriber<T>): void {
+  remove(subscriber: MessageObserver<T>): void {
     const subscribers = this.subscribers;
     if (!subscribers.includes(subscriber)) return; // one an ending already let go
     this.subscribers = subscribers.length === 1 ? [] : subscribers.filter((s) => s !== subscriber);
@@ -747,10 +759,10 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
   let sentCount = 0;
   let unconfirmed: Out[] = []; // without acks: written since the last frame received
   const channels = new Map<string, ChannelEntry<In, Out>>();
-  // One subscription to messages$ feeds every channel: by key with channelKeyOf, else by
-  // asking each open channel. `attached` are the channels with an activation to feed.
+  // One observer of messages$ feeds every channel: by key with channelKeyOf, else by asking
+  // each open channel. `attached` are the channels with an activation to feed.
   const attached = new Set<ChannelEntry<In, Out>>();
-  let router: Subscription | undefined;
+  let routing = false; // the router is one of messages$'s observers
   let routes: ChannelEntry<In, Out>[] | undefined; // attached as an array, rebuilt after a change
   const deliveries: Deliveries = { issued: 0, current: 0 };
   const counters = { reconnects: 0, dropped: 0 };
@@ -1286,9 +1298,21 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
     }
   }
 
+  const router: MessageObserver<In> = {
+    next: (message) => {
+      try {
+        route(message);
+      } catch (error) {
+        reportHookError(error); // as a subscriber's would be: the next observer still gets it
+      }
+    },
+    error: (error) => endChannels(error, true),
+    complete: () => endChannels(undefined, false),
+  };
+
   /** messages$ ended (a terminal failure or close()): so do the channels fed at that moment. */
   function endChannels(error: unknown, failed: boolean): void {
-    router = undefined; // a channel re-subscribed from its error handler needs a new one
+    routing = false; // a channel re-subscribed from its error handler needs the router again
     for (const entry of [...attached]) endChannel(entry, error, failed);
   }
 
@@ -1335,10 +1359,9 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
         reportHookError(error);
       }
     }
-    if (attached.size === 0 && router) {
-      const r = router;
-      router = undefined;
-      r.unsubscribe();
+    if (attached.size === 0 && routing) {
+      routing = false;
+      shared.remove(router);
     }
   }
 
@@ -1369,18 +1392,14 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
     entry.attachedAt = deliveries.issued;
     attached.add(entry);
     routes = undefined;
-    if (!router) {
-      // Held before subscribing: subscribing may connect, become ready (which replays
-      // `channels`, which this one joins only afterwards) or end, all synchronously.
-      const holder = new Subscription();
-      router = holder;
-      holder.add(
-        messages$.subscribe({
-          next: route,
-          error: (error: unknown) => endChannels(error, true),
-          complete: () => endChannels(undefined, false),
-        }),
-      );
+    if (!routing) {
+      // Set before joining: joining may connect, become ready (which replays `channels`, which
+      // this one joins only afterwards) or end, all synchronously. The router is an observer
+      // of messages$ among its subscribers (same order, same refcount), without a subscription.
+      routing = true;
+      if (!final) shared.join(router);
+      else if (finalError !== undefined) endChannels(finalError, true);
+      else endChannels(undefined, false);
     }
     if (entry.activation === activation && entry.active) {
       channels.set(spec.key, entry);

@@ -1,4 +1,4 @@
-import { BehaviorSubject, type Subscription } from 'rxjs';
+import { BehaviorSubject, type Subscription, retry } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import { createSocket } from '../../src/index.js';
@@ -172,3 +172,47 @@ describe('an attempt started from within the previous one\'s teardown', () => {
   });
 });
 
+describe('channels after the client ended', () => {
+  it('should complete a channel subscribed after close(), and error one subscribed after a terminal failure, at once', () => {
+    const scheduler = testScheduler();
+    scheduler.run(() => {
+      const server = createFakeServer(scheduler, ['-o', { marbles: '-o-#', close: { code: 4401, reason: 'no' } }]);
+      const spec = { key: 'a', subscribe: () => ({ type: 'subscribe' }) };
+      const closed = createSocket<Frame, Frame>({ url: 'ws://test/', socketFactory: server.socketFactory, scheduler, channelKeyOf: () => 'a' });
+      const failed = createSocket<Frame, Frame>({
+        url: 'ws://test/',
+        socketFactory: server.socketFactory,
+        scheduler,
+        channelKeyOf: () => 'a',
+        classify: () => 'stop',
+      });
+      const log: string[] = [];
+      const watch = (name: string, socket: typeof closed) =>
+        socket.channel(spec).subscribe({
+          error: (error: unknown) => log.push(`${name} error ${String((error as { code?: number }).code)} at ${scheduler.now()}`),
+          complete: () => log.push(`${name} complete at ${scheduler.now()}`),
+        });
+      watch('closed, first', closed);
+      watch('failed, first', failed);
+      // Re-subscribed from its error handler by retry(): ends again, at once.
+      failed
+        .channel(spec)
+        .pipe(retry(1))
+        .subscribe({ error: (error: unknown) => log.push(`retried error ${String((error as { code?: number }).code)} at ${scheduler.now()}`) });
+      scheduler.schedule(() => closed.close(), 5);
+      scheduler.schedule(() => {
+        // Both clients have ended: a new channel ends at once, as messages$ would.
+        watch('closed, again', closed);
+        watch('failed, again', failed);
+      }, 10);
+      scheduler.flush();
+      expect(log).toEqual([
+        'failed, first error 4401 at 3',
+        'retried error 4401 at 3',
+        'closed, first complete at 5',
+        'closed, again complete at 10',
+        'failed, again error 4401 at 10',
+      ]);
+    });
+  });
+});

@@ -494,17 +494,18 @@ function wsClose(this: WsSocket, event: CloseEventLike): void {
   this[CONNECTION]?.onClose(event);
 }
 function wsPong(this: WsSocket): void {
-  const connection = this[CONNECTION];
-  if (connection) connection.lastAlive = connection.c.scheduler.now();
+  this[CONNECTION]?.onPong();
 }
-function wsUpgrade(this: WsSocket, response: { socket?: Partial<CorkableSocket> | null }): void {
-  // The handshake response carries the TCP (or TLS) socket the connection will use.
-  const t = response?.socket;
-  const connection = this[CONNECTION];
-  if (connection && typeof t?.cork === 'function' && typeof t.uncork === 'function') connection.tcp = t as CorkableSocket;
+function wsUpgrade(this: WsSocket, response: UpgradeResponseLike): void {
+  this[CONNECTION]?.onUpgrade(response);
 }
 function wsUnexpectedResponse(this: WsSocket, _request: unknown, response: HttpResponseLike): void {
   this[CONNECTION]?.onUnexpectedResponse(response);
+}
+
+/** `ws`'s 'upgrade' event: the handshake response, which carries the TCP (or TLS) socket. */
+interface UpgradeResponseLike {
+  socket?: Partial<CorkableSocket> | null;
 }
 
 interface HttpResponseLike {
@@ -523,7 +524,7 @@ interface GenericListeners {
   /** `ws`'s events, when they were listened to with `on` rather than `on…` properties. */
   readonly wsEvents: WsEventListeners | undefined;
   readonly unexpectedResponse: (request: unknown, response: HttpResponseLike) => void;
-  readonly upgrade: (response: { socket?: Partial<CorkableSocket> | null }) => void;
+  readonly upgrade: (response: UpgradeResponseLike) => void;
   readonly pong: () => void;
 }
 
@@ -573,8 +574,9 @@ class Connection<In, Out> {
   socket: WebSocketLike | undefined = undefined;
   /** The socket's `ws` extras (`on`, `terminate`, `ping`), when it has them. */
   node: (WebSocketLike & NodeWebSocketExtras) | undefined = undefined;
-  /** Whether the socket is `ws`'s: its listeners are then the shared `ws*` functions. */
-  isWs = false;
+  /** Whether the shared `ws*` listeners serve the socket (a plain `ws`; see isPlainEventEmitter). */
+  sharedListeners = false;
+  /** Otherwise, the socket's own listeners, kept to be removed. */
   generic: GenericListeners | undefined = undefined;
   openTimer: Subscription | undefined = undefined;
   graceTimer: Subscription | undefined = undefined;
@@ -651,7 +653,7 @@ class Connection<In, Out> {
       // `ws` throws on an 'error' event without a listener; the aborted socket may still emit one.
       s.onerror = noop;
       const { node, generic } = this;
-      if (node && this.isWs) {
+      if (node && this.sharedListeners) {
         const ws = node as WsSocket;
         ws[CONNECTION] = undefined;
         ws.removeListener('open', wsOpen);
@@ -778,6 +780,16 @@ class Connection<In, Out> {
     this.tcp?.uncork();
   }
 
+  /** The socket the connection will use, for corking (see `send`). */
+  onUpgrade(response: UpgradeResponseLike): void {
+    const t = response?.socket;
+    if (typeof t?.cork === 'function' && typeof t.uncork === 'function') this.tcp = t as CorkableSocket;
+  }
+
+  onPong(): void {
+    this.lastAlive = this.c.scheduler.now();
+  }
+
   onUnexpectedResponse(response: HttpResponseLike): void {
     this.fail(new HandshakeRejectedError(response.statusCode ?? 0, parseRetryAfter(response.headers?.['retry-after'], Date.now())));
   }
@@ -832,7 +844,7 @@ class Connection<In, Out> {
     this.openTimer?.unsubscribe();
     this.openTimer = undefined;
     this.state = 'open';
-    if (this.isWs) {
+    if (this.sharedListeners) {
       // The handshake's events cannot come again, and no message can come before 'open' (ws
       // reads the first frame in a later tick): an idle connection then has as few event
       // names as raw `ws` use (5 or fewer fit the smallest table EventEmitter keeps them in).
@@ -857,7 +869,7 @@ class Connection<In, Out> {
     const { node } = this;
     if (c.ping && node?.ping) {
       this.lastAlive = c.scheduler.now();
-      const pong = this.isWs ? wsPong : this.generic!.pong;
+      const pong = this.sharedListeners ? wsPong : this.generic!.pong;
       node.on('pong', pong);
       node.on('ping', pong);
       this.armPing(c.ping.interval);
@@ -933,7 +945,7 @@ class Connection<In, Out> {
       // `ws`'s own events, with listeners shared by every connection: no DOM-style event
       // object per frame, and nothing per handler kept by every idle connection.
       const ws = s as WsSocket;
-      this.isWs = true;
+      this.sharedListeners = true;
       ws[CONNECTION] = this as Connection<unknown, unknown>;
       ws.on('open', wsOpen);
       ws.on('error', wsError);
@@ -964,13 +976,8 @@ class Connection<In, Out> {
         const generic: GenericListeners = (this.generic = {
           wsEvents,
           unexpectedResponse: (_request, response) => this.onUnexpectedResponse(response),
-          upgrade: (response) => {
-            const t = response?.socket;
-            if (typeof t?.cork === 'function' && typeof t.uncork === 'function') this.tcp = t as CorkableSocket;
-          },
-          pong: () => {
-            this.lastAlive = c.scheduler.now();
-          },
+          upgrade: (response) => this.onUpgrade(response),
+          pong: () => this.onPong(),
         });
         node.on('unexpected-response', generic.unexpectedResponse);
         node.on('upgrade', generic.upgrade);

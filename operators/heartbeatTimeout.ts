@@ -1,6 +1,6 @@
 import { type MonoTypeOperatorFunction, type SchedulerAction, type SchedulerLike, Observable, type Subscriber, type Subscription, asyncScheduler } from 'rxjs';
 import { HeartbeatTimeoutError } from '../src/errors.js';
-import { Forward } from '../src/forward.js';
+import { Forward } from './forward.js';
 import { checkConfig, checkFunction, checkMs, checkScheduler } from '../src/validate.js';
 
 const WHERE = 'heartbeatTimeout';

@@ -1,6 +1,6 @@
 import { type MonoTypeOperatorFunction, Observable, type Subscriber, type Subscription } from 'rxjs';
 import { ResumeGapError } from '../src/errors.js';
-import { Forward } from '../src/forward.js';
+import { Forward } from './forward.js';
 import { checkConfig, checkFunction } from '../src/validate.js';
 
 /** The cursor types {@link compareCursors} and {@link isNextInSequence} understand. */
@@ -314,15 +314,7 @@ export function resumeFrom<T, C>(cursor: ResumeCursor<T, C>, config?: ResumeFrom
     throw new TypeError(`${where}: onGap must be 'error' or a function`);
   }
 
-  const resume: Resume<T, C> = {
-    cursor,
-    own: cursor instanceof Cursor ? cursor : undefined,
-    cursorOf: cursor.cursorOf,
-    compare: cursor.compare,
-    isNext: cursor.isNext,
-    epochOf: cursor.epochOf,
-    onGap,
-  };
+  const resume: Resume<T, C> = { cursor, own: cursor instanceof Cursor ? cursor : undefined, onGap };
   return (source) =>
     new Observable<T>((subscriber) => {
       const observer = new ResumeObserver(subscriber, resume);
@@ -339,10 +331,6 @@ interface Resume<T, C> {
   readonly cursor: ResumeCursor<T, C>;
   /** The cursor again when {@link createResumeCursor} made it: its fields are read and moved directly. */
   readonly own: Cursor<T, C> | undefined;
-  readonly cursorOf: (value: T) => C | undefined;
-  readonly compare: (a: C, b: C) => number;
-  readonly isNext: ((previous: C, next: C) => boolean) | undefined;
-  readonly epochOf: ((value: T) => unknown) | undefined;
   readonly onGap: 'error' | ((gap: ResumeGapError<C>) => void);
 }
 
@@ -366,9 +354,10 @@ class ResumeObserver<T, C> {
     if (this.stopped) return;
     const { cursor, own, onGap } = this.resume;
     try {
-      const received = this.resume.cursorOf(value);
+      // Called on the cursor, each value: a cursor of the user's own may use `this`.
+      const received = cursor.cursorOf(value);
       if (received !== undefined) {
-        const epoch = this.resume.epochOf === undefined ? undefined : this.resume.epochOf(value);
+        const epoch = cursor.epochOf === undefined ? undefined : cursor.epochOf(value);
         const previous = own === undefined ? cursor.current : own.last;
         let kind: 'gap' | 'epoch' | undefined;
         if (epoch !== undefined) {
@@ -376,8 +365,8 @@ class ResumeObserver<T, C> {
           if (current !== undefined && !Object.is(epoch, current)) kind = 'epoch';
         }
         if (kind === undefined && previous !== undefined) {
-          if (this.resume.compare(received, previous) <= 0) return; // a replay: already delivered
-          if (this.resume.isNext !== undefined && !this.resume.isNext(previous, received)) kind = 'gap';
+          if (cursor.compare(received, previous) <= 0) return; // a replay: already delivered
+          if (cursor.isNext !== undefined && !cursor.isNext(previous, received)) kind = 'gap';
         }
         if (kind !== undefined) {
           const gap = new ResumeGapError<C>(kind, previous, received);

@@ -8,7 +8,7 @@ import {
   asyncScheduler,
 } from 'rxjs';
 import { isRetryableError, retryAfterOf } from '../src/errors.js';
-import { Forward } from '../src/forward.js';
+import { Forward } from './forward.js';
 import { type BackoffOptions, type BackoffStrategy, type JitterMode, backoffStrategies, delayWithHint } from './backoff.js';
 import { checkBoolean, checkConfig, checkFunction, checkMs, checkScheduler } from '../src/validate.js';
 

@@ -35,7 +35,7 @@ import {
 } from './errors.js';
 import { reportHookError } from './report.js';
 import { utf8Length } from './utf8.js';
-import { OPEN, type WebSocketConstructorLike, type WebSocketLike } from './webSocketLike.js';
+import { OPEN, type PausableSocket, type WebSocketConstructorLike, type WebSocketLike } from './webSocketLike.js';
 import { checkFunction, checkMs, checkScheduler } from './validate.js';
 
 /** How a failed connection is handled: resume the session, start a fresh one, or stop. */
@@ -447,13 +447,6 @@ function pingerCheck(this: unknown, pinger?: Pinger): void {
   pinger!.onCheck();
 }
 
-/** `ws`'s flow control, found by duck typing (connect pauses only a socket that has both). */
-interface PausableSocket {
-  pause?(): void;
-  resume?(): void;
-}
-
-
 /** Numbers what messages$ delivers, so the router can tell what predates a channel. */
 interface Deliveries {
   /** Messages handed to messages$ subscribers so far. */
@@ -461,7 +454,6 @@ interface Deliveries {
   /** The number of the message being delivered (0 between deliveries). */
   current: number;
 }
-
 
 /** A subscriber of messages$, or the client's channel router. */
 interface MessageObserver<T> {
@@ -958,7 +950,7 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
 
   // The gate, per attempt: hold everything until the session is ready; turn server requests
   // into completion. Its observer is made once per client and serves the current attempt,
-  // whose state is in these variables (attempts never overlap).
+  // whose state is in these variables; a replaced attempt's late teardown leaves the next one's.
   let gateSubscriber: Subscriber<In> | undefined;
   let sessionTimer: Subscription | undefined;
   let requestedResume = false;
@@ -1046,8 +1038,12 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
   const outgoing = new Observable<Out>((subscriber) => {
     wire = subscriber;
     // Registered first: a hook that throws during the flush (ack.idOf) ends this connection,
-    // whose cleanup must still run (what it wrote unacknowledged goes back to the outbox).
-    subscriber.add(connectionLost);
+    // whose cleanup must still run (what it wrote unacknowledged goes back to the outbox). A
+    // handler may start the next attempt before a replaced one's teardown ends (a socket open
+    // at creation): that late teardown must not mark the new connection as lost.
+    subscriber.add(() => {
+      if (wire === subscriber) connectionLost();
+    });
     if (session) armSessionTimeout();
     else becomeReady();
   });
@@ -1124,7 +1120,8 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
   });
 
   // One connect() for every attempt: what differs between attempts lives in the variables
-  // above, which only the current attempt uses (attempts never overlap).
+  // above, which the current attempt uses; each teardown below checks it is still current (a
+  // handler may start the next attempt before a replaced one's teardown has run).
   const connection$ = connect<In, Out>({
     url: config.url,
     ...(config.protocols !== undefined ? { protocols: config.protocols } : {}),

@@ -14,6 +14,7 @@ import {
   type CloseEventLike,
   type MessageEventLike,
   type NodeWebSocketExtras,
+  type PausableSocket,
   OPEN,
   type WebSocketConstructorLike,
   type WebSocketData,
@@ -251,13 +252,6 @@ function isPlainEventEmitter(socket: object): boolean {
     s.emit === owner.emit
   );
 }
-
-/** `ws`'s flow control, found by duck typing. */
-interface PausableSocket {
-  pause?(): void;
-  resume?(): void;
-}
-
 
 /**
  * `ws` fails the connection itself when a message exceeds `maxPayload`, then reports close
@@ -513,7 +507,10 @@ interface HttpResponseLike {
   headers?: Record<string, string | string[] | undefined>;
 }
 
-/** Listeners of a socket that is not `ws`'s (browsers, test doubles): closures, kept to be removed. */
+/**
+ * `ws`'s events for a socket that looks like `ws` but is not a plain EventEmitter (a wrapper, a
+ * subclass): its listeners may be called with another `this`, so they are closures of their own.
+ */
 interface WsEventListeners {
   readonly open: () => void;
   readonly message: (data: { toString(): string } | ArrayBuffer, isBinary: boolean) => void;
@@ -991,7 +988,7 @@ class Connection<In, Out> {
     if (this.state === 'ended') return;
     const { c, node } = this;
     const wasOpen = this.state === 'open';
-    let request: CloseRequest = {};
+    let request: CloseRequest = DEFAULT_CLOSE;
     let invalid: unknown;
     try {
       request = typeof c.closeOnUnsubscribe === 'function' ? c.closeOnUnsubscribe() : c.closeOnUnsubscribe;

@@ -54,6 +54,12 @@ export interface NodeWebSocketExtras {
   terminate?(): void;
 }
 
+/** `ws`'s flow control, found by duck typing (connect pauses only a socket that has both). */
+export interface PausableSocket {
+  pause?(): void;
+  resume?(): void;
+}
+
 export const CONNECTING = 0;
 export const OPEN = 1;
 

@@ -1,7 +1,7 @@
 import { BehaviorSubject, type Subscription, retry } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
-import { createSocket } from '../../src/index.js';
+import { type CloseEventLike, type WebSocketLike, createSocket } from '../../src/index.js';
 import { createFakeServer } from 'rxtether/testing';
 
 // messages$'s shared connection and the per-attempt state of the client, at their edges: a
@@ -213,6 +213,70 @@ describe('channels after the client ended', () => {
         'closed, again complete at 10',
         'failed, again error 4401 at 10',
       ]);
+    });
+  });
+});
+
+/** A socket that is already open when the factory returns it (connect supports this: readyState 1 at creation). */
+class OpenSocket implements WebSocketLike {
+  readyState = 1;
+  protocol = '';
+  binaryType = 'blob';
+  onopen: ((e: unknown) => void) | null = null;
+  onmessage: ((e: { data: unknown }) => void) | null = null;
+  onerror: ((e: unknown) => void) | null = null;
+  onclose: ((e: CloseEventLike) => void) | null = null;
+  readonly sent: unknown[] = [];
+  send(data: unknown): void {
+    this.sent.push(JSON.parse(data as string));
+  }
+  close(): void {
+    this.readyState = 3;
+  }
+}
+
+describe('an attempt started from a handler while the retried attempt is still subscribing', () => {
+  it("should not let the replaced attempt's late teardown mark the new, open connection as lost", () => {
+    const scheduler = testScheduler();
+    scheduler.run(() => {
+      const sockets: OpenSocket[] = [];
+      const socket = createSocket<unknown, { n: number }>({
+        url: 'ws://test/',
+        scheduler,
+        random: () => 0.5,
+        backoff: { initialDelay: 2 },
+        socketFactory: () => {
+          const s = new OpenSocket();
+          sockets.push(s);
+          return s;
+        },
+      });
+      let sub: Subscription | undefined;
+      let opens = 0;
+      socket.status$.subscribe((s) => {
+        // The second open (after a drop): "start over", leave and subscribe again.
+        if (s.state === 'open' && ++opens === 2) {
+          sub!.unsubscribe();
+          sub = socket.messages$.subscribe();
+        }
+      });
+      sub = socket.messages$.subscribe();
+      // The first connection drops at 5.
+      scheduler.schedule(() => {
+        const s0 = sockets[0]!;
+        s0.readyState = 3;
+        s0.onclose?.({ code: 1006, reason: '', wasClean: false });
+      }, 5);
+      scheduler.flush();
+      expect(sockets.length).toBe(3);
+      expect(sockets[1]!.readyState).toBe(3); // replaced
+      expect(sockets[2]!.readyState).toBe(1); // the live connection
+      const states: string[] = [];
+      socket.status$.subscribe((s) => states.push(s.state));
+      socket.send({ n: 1 });
+      // The client reports 'open' on socket 2: a send must go out there, not sit in the outbox.
+      expect(states).toEqual(['open']);
+      expect(sockets[2]!.sent).toEqual([{ n: 1 }]);
     });
   });
 });

@@ -431,6 +431,42 @@ describe('resumeFrom', () => {
     });
   });
 
+  describe('a cursor of your own written as a class', () => {
+    it('should call its members on the cursor, each value (they may use `this`)', () => {
+      class StoredCursor implements ResumeCursor<Msg, number> {
+        private value: number | undefined = undefined;
+        private readonly field = 'seq' as const;
+        get current(): number | undefined {
+          return this.value;
+        }
+        get epoch(): unknown {
+          return undefined;
+        }
+        cursorOf(m: Msg): number | undefined {
+          return m[this.field];
+        }
+        compare(a: number, b: number): number {
+          return this.sign(a - b);
+        }
+        private sign(n: number): number {
+          return Math.sign(n);
+        }
+        readonly isNext = undefined;
+        readonly epochOf = undefined;
+        set(current: number | undefined): void {
+          this.value = current;
+        }
+        reset(): void {
+          this.value = undefined;
+        }
+      }
+      createTestScheduler().run(({ cold, expectObservable }) => {
+        const values = { a: { seq: 1 }, b: { seq: 2 }, c: { seq: 3 } };
+        expectObservable(cold('a b b c a', values).pipe(resumeFrom(new StoredCursor()))).toBe('a b - c', values);
+      });
+    });
+  });
+
   describe('cursor object and validation', () => {
     it('should set, keep the epoch when omitted, and reset', () => {
       const cursor = createResumeCursor({ cursorOf: (m: Msg) => m.seq, epochOf: (m) => m.session });

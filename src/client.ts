@@ -18,6 +18,7 @@ import {
   startWith,
 } from 'rxjs';
 import { fullJitterDelay } from '../operators/backoff.js';
+import { Forward } from '../operators/forward.js';
 import { heartbeatTimeoutWhile, sendPing } from '../operators/heartbeatTimeout.js';
 import { type CursorValue, createResumeCursor, resumeFrom, type ResumeCursor } from '../operators/resumeFrom.js';
 import { type RetryWithJitteredBackoffConfig, retryWithJitteredBackoff } from '../operators/retryWithJitteredBackoff.js';
@@ -494,7 +495,8 @@ class SharedConnection<T> {
   private completedWhileSubscribing = false;
   private repeatTimer: Subscription | undefined = undefined;
   private lingerTimer: Subscription | undefined = undefined;
-  private readonly observer: SharedConnectionObserver<T>;
+  /** Its observer of the attempts (only reads it: see Forward). */
+  private readonly observer: Forward<T>;
 
   constructor(
     private readonly source: Observable<T>,
@@ -503,7 +505,7 @@ class SharedConnection<T> {
     private readonly linger: number,
     private readonly scheduler: SchedulerLike,
   ) {
-    this.observer = new SharedConnectionObserver(this);
+    this.observer = new Forward<T>(this);
   }
 
   /** A subscriber of messages$: joins the current connection, or starts one. */
@@ -567,7 +569,7 @@ class SharedConnection<T> {
     this.ended();
   }
 
-  onNext(value: T): void {
+  next(value: T): void {
     const deliveries = this.deliveries;
     const outer = deliveries.current; // a message delivered from within a delivery
     deliveries.current = ++deliveries.issued;
@@ -576,7 +578,7 @@ class SharedConnection<T> {
     deliveries.current = outer;
   }
 
-  onError(error: unknown): void {
+  error(error: unknown): void {
     if (!this.running) return;
     const subscribers = this.subscribers;
     this.reset(); // first: a subscriber may subscribe again from its handler
@@ -585,7 +587,7 @@ class SharedConnection<T> {
   }
 
   /** The attempts completed: again after the client's delay, or complete when it is final. */
-  onComplete(): void {
+  complete(): void {
     if (!this.running) return;
     if (this.subscribing) {
       this.completedWhileSubscribing = true; // handled once subscribe() returns
@@ -630,20 +632,6 @@ class SharedConnection<T> {
   /** The client's hook, unless a subscriber has already started a new connection. */
   private ended(): void {
     if (!this.running) this.host.ended();
-  }
-}
-
-/** The attempts' observer (it only reads: see Forward). */
-class SharedConnectionObserver<T> {
-  constructor(private readonly shared: SharedConnection<T>) {}
-  next(value: T): void {
-    this.shared.onNext(value);
-  }
-  error(error: unknown): void {
-    this.shared.onError(error);
-  }
-  complete(): void {
-    this.shared.onComplete();
   }
 }
 

@@ -53,6 +53,15 @@ function progressWatch(stallMs: number, what: () => string): { done: Promise<voi
   return { done, finish, fail, progress: () => (last = performance.now()) };
 }
 
+/** Waits for the run to end; a stall or failure becomes a problem of the run, not a throw. */
+async function settled(done: Promise<void>, problems: string[]): Promise<void> {
+  try {
+    await done;
+  } catch (e) {
+    problems.push(String(e));
+  }
+}
+
 function cpuMicros(since: NodeJS.CpuUsage): number {
   const d = process.cpuUsage(since);
   return d.user + d.system;
@@ -111,11 +120,7 @@ async function push(stack: Stack, r: { url: string; n: number; subscribers: numb
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   connection.send({ type: 'go', n: r.n });
-  try {
-    await watch.done;
-  } catch (e) {
-    problems.push(String(e));
-  }
+  await settled(watch.done, problems);
   const ms = performance.now() - t0;
   const cpuUs = cpuMicros(cpu0);
   connection.close();
@@ -158,11 +163,7 @@ async function rtt(stack: Stack, r: { url: string; n: number; warmup: number; su
   await nextTurn();
   fullGc();
   sendNext();
-  try {
-    await watch.done;
-  } catch (e) {
-    problems.push(String(e));
-  }
+  await settled(watch.done, problems);
   connection.close();
   for (const sink of sinks) {
     const p = sink.problem();
@@ -204,13 +205,7 @@ async function send(stack: Stack, r: { url: string; n: number; burst: number }):
   }
   const sentMs = performance.now() - t0;
   if (sendError !== undefined) problems.push(`send threw: ${String(sendError)}`);
-  else {
-    try {
-      await watch.done;
-    } catch (e) {
-      problems.push(String(e));
-    }
-  }
+  else await settled(watch.done, problems);
   const ms = performance.now() - t0;
   const cpuUs = cpuMicros(cpu0);
   connection.close();

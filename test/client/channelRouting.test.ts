@@ -1,11 +1,11 @@
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it, vi } from 'vitest';
-import { type ChannelSpec, type SocketConfig, type SocketEvent, createSocket, isChannelRejectedError } from '../../src/index.js';
+import { type ChannelSpec, type SocketEvent, createSocket, isChannelRejectedError } from '../../src/index.js';
 import { createFakeServer } from 'rxtether/testing';
 import { useDisposer } from '../helpers/dispose.js';
 import { observe } from '../helpers/observe.js';
-import { framesOf, protocolClient as baseClient, topic, whenOpen as open } from '../helpers/protocolClient.js';
-import { type ClientFrame, type ProtocolServerOptions, type ServerFrame, startProtocolServer } from '../helpers/protocolServer.js';
+import { framesOf, disposedProtocolRig, topic, whenOpen as open } from '../helpers/protocolClient.js';
+import { type ClientFrame, type ServerFrame } from '../helpers/protocolServer.js';
 
 // Channel routing: one subscription to the socket feeds every channel; with channelKeyOf a
 // message goes to its channel by key, whatever the number of channels.
@@ -14,17 +14,7 @@ const defer = useDisposer();
 
 const keyOf = (m: ServerFrame): string | undefined => ('channel' in m ? m.channel : undefined);
 
-function protocolClient(url: string, extra: Partial<SocketConfig<ServerFrame, ClientFrame>> = {}) {
-  const client = baseClient(url, extra);
-  defer(() => client.socket.close());
-  return client;
-}
-
-async function protocolServer(options?: ProtocolServerOptions) {
-  const server = await startProtocolServer(options);
-  defer(() => server.close());
-  return server;
-}
+const { protocolClient, protocolServer } = disposedProtocolRig(defer);
 
 /** `topic(name)` with spies on its hooks. */
 function spiedTopic(name: string) {

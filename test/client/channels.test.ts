@@ -1,25 +1,14 @@
 import { filter, firstValueFrom } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { type ChannelSpec, type SocketConfig, isChannelRejectedError, isNextInSequence } from '../../src/index.js';
+import { type ChannelSpec, isChannelRejectedError, isNextInSequence } from '../../src/index.js';
 import { useDisposer } from '../helpers/dispose.js';
 import { observe } from '../helpers/observe.js';
-import { framesOf, protocolClient as baseClient, take as values, topic, whenOpen as open } from '../helpers/protocolClient.js';
-import { type ClientFrame, type ProtocolServerOptions, type ServerFrame, startProtocolServer } from '../helpers/protocolServer.js';
+import { framesOf, disposedProtocolRig, take as values, topic, whenOpen as open } from '../helpers/protocolClient.js';
+import { type ClientFrame, type ServerFrame } from '../helpers/protocolServer.js';
 
 const defer = useDisposer();
 
-/** The shared protocol client, closed after each test. */
-function protocolClient(url: string, extra: Partial<SocketConfig<ServerFrame, ClientFrame>> = {}) {
-  const client = baseClient(url, extra);
-  defer(() => client.socket.close());
-  return client;
-}
-
-async function protocolServer(options?: ProtocolServerOptions) {
-  const server = await startProtocolServer(options);
-  defer(() => server.close());
-  return server;
-}
+const { protocolClient, protocolServer } = disposedProtocolRig(defer);
 
 /** A channel that relies on the connection-wide cursor instead of its own. */
 function feedTopic(): ChannelSpec<ServerFrame, ClientFrame, unknown> {

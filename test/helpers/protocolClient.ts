@@ -1,7 +1,7 @@
 import { filter, firstValueFrom } from 'rxjs';
 import { WebSocket } from 'ws';
 import { type RxSocket, type SocketConfig, type SocketEvent, createSocket } from '../../src/index.js';
-import type { ClientFrame, ProtocolConnection, ServerFrame } from './protocolServer.js';
+import { type ClientFrame, type ProtocolConnection, type ProtocolServerOptions, type ServerFrame, startProtocolServer } from './protocolServer.js';
 
 /** A `createSocket` client for the protocol server: hello/ready sessions, per-channel offsets, acks. */
 export function protocolClient(
@@ -30,6 +30,25 @@ export function protocolClient(
   const events: SocketEvent<ClientFrame>[] = [];
   socket.events$.subscribe((e) => events.push(e));
   return { socket, events };
+}
+
+/**
+ * The protocol server and client of a test file, each closed after every test by `defer` (from
+ * `useDisposer()`).
+ */
+export function disposedProtocolRig(defer: (dispose: () => unknown) => void) {
+  return {
+    protocolClient(url: string, extra: Partial<SocketConfig<ServerFrame, ClientFrame>> = {}) {
+      const client = protocolClient(url, extra);
+      defer(() => client.socket.close());
+      return client;
+    },
+    async protocolServer(options?: ProtocolServerOptions) {
+      const server = await startProtocolServer(options);
+      defer(() => server.close());
+      return server;
+    },
+  };
 }
 
 export { topic } from './protocolTopic.js';

@@ -369,7 +369,11 @@ describe('rxtether/node against a real ws server', () => {
     await expect(conn.closed).resolves.toBe(1000);
   });
 
-  it('should not count silence against the createSocket heartbeat while paused', async () => {
+  /**
+   * A feed server and a createSocket client with a 100 ms heartbeat in virtual time, paused by
+   * a backpressure controller; `advance(ms)` moves virtual time, `statuses` logs status$.
+   */
+  async function pausedHeartbeatClient() {
     const server = await feedServer();
     const scheduler = new VirtualTimeScheduler();
     const advance = (ms: number): void => {
@@ -384,9 +388,17 @@ describe('rxtether/node against a real ws server', () => {
       paused: flow.paused$,
       heartbeat: { timeout: 100 },
       scheduler,
+      // Jitter pinned: a retry after a timeout waits 500 ms, past what the tests advance (with
+      // Math.random, a draw under 0.1 reconnected within them: 'connecting' came last).
+      random: () => 0.5,
     });
     defer(() => client.close());
     client.status$.subscribe((s) => statuses.push(s.state));
+    return { server, advance, flow, client, statuses };
+  }
+
+  it('should not count silence against the createSocket heartbeat while paused', async () => {
+    const { server, advance, flow, client, statuses } = await pausedHeartbeatClient();
     const hold = gate();
     const inOrder = orderChecker();
     let stopAt = Infinity;
@@ -412,22 +424,7 @@ describe('rxtether/node against a real ws server', () => {
   });
 
   it('should count silence against the createSocket heartbeat again once resumed', async () => {
-    const server = await feedServer();
-    const scheduler = new VirtualTimeScheduler();
-    const flow = createBackpressure({ highWaterMark: HIGH, lowWaterMark: LOW });
-    const statuses: SocketStatus['state'][] = [];
-    const client = createSocket<FeedMessage>({
-      url: server.url,
-      WebSocketCtor: WebSocket,
-      paused: flow.paused$,
-      heartbeat: { timeout: 100 },
-      scheduler,
-      // Jitter pinned: the retry after the timeout waits 500 ms, past the 200 ms advanced below
-      // (with Math.random, a draw under 0.1 reconnected within them: 'connecting' came last).
-      random: () => 0.5,
-    });
-    defer(() => client.close());
-    client.status$.subscribe((s) => statuses.push(s.state));
+    const { server, advance, flow, client, statuses } = await pausedHeartbeatClient();
     const hold = gate();
     const drained = gate();
     let target = Infinity;
@@ -447,8 +444,7 @@ describe('rxtether/node against a real ws server', () => {
     hold.open();
     await drained.opened; // resumed and read everything
     expect(statuses).not.toContain('reconnecting');
-    scheduler.maxFrames = scheduler.frame + 200;
-    scheduler.flush();
+    advance(200);
     expect(statuses.at(-1)).toBe('reconnecting'); // the silence after the resume counted
     client.close();
     await loop;

@@ -1,6 +1,6 @@
 import { type MonoTypeOperatorFunction, type SchedulerAction, type SchedulerLike, Observable, type Subscriber, type Subscription, asyncScheduler } from 'rxjs';
 import { HeartbeatTimeoutError } from '../src/errors.js';
-import { Forward } from './forward.js';
+import { Link } from '../src/link.js';
 import { checkConfig, checkFunction, checkMs, checkScheduler } from '../src/validate.js';
 
 const WHERE = 'heartbeatTimeout';
@@ -146,8 +146,8 @@ function heartbeatWatch<T>(
     new Observable<T>((subscriber) => {
       const watch = new HeartbeatWatch(subscriber, settings, active$ === undefined);
       if (active$ === undefined) watch.arm(watch.lastAlive);
-      else watch.activity = active$.subscribe(new ActivityObserver(watch));
-      if (!subscriber.closed) watch.source = source.subscribe(new Forward(watch));
+      else watch.activity = active$.subscribe(new Link(new ActivityObserver(watch)));
+      if (!subscriber.closed) watch.source = source.subscribe(new Link(watch));
       // Closed already (timed out, errored, or the consumer left while subscribing): the
       // Observable runs this teardown at once.
       return watch;
@@ -309,6 +309,10 @@ class ActivityObserver<T> {
 
   error(error: unknown): void {
     this.watch.subscriber.error(error);
+  }
+
+  complete(): void {
+    // The deadline stays as the last value left it.
   }
 }
 

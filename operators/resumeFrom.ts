@@ -1,6 +1,6 @@
 import { type MonoTypeOperatorFunction, Observable, type Subscriber, type Subscription } from 'rxjs';
 import { ResumeGapError } from '../src/errors.js';
-import { Forward } from './forward.js';
+import { Link } from '../src/link.js';
 import { checkConfig, checkFunction } from '../src/validate.js';
 
 /** The cursor types {@link compareCursors} and {@link isNextInSequence} understand. */
@@ -318,7 +318,7 @@ export function resumeFrom<T, C>(cursor: ResumeCursor<T, C>, config?: ResumeFrom
   return (source) =>
     new Observable<T>((subscriber) => {
       const observer = new ResumeObserver(subscriber, resume);
-      const sub = source.subscribe(new Forward(observer));
+      const sub = source.subscribe(new Link(observer));
       observer.source = sub;
       // Already closed (a discontinuity, or the consumer left, during subscribe): the
       // Observable runs this teardown at once.

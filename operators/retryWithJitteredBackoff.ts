@@ -8,7 +8,7 @@ import {
   asyncScheduler,
 } from 'rxjs';
 import { isRetryableError, retryAfterOf } from '../src/errors.js';
-import { Forward } from './forward.js';
+import { Link } from '../src/link.js';
 import { type BackoffOptions, type BackoffStrategy, type JitterMode, backoffStrategies, delayWithHint } from './backoff.js';
 import { checkBoolean, checkConfig, checkFunction, checkMs, checkScheduler } from '../src/validate.js';
 
@@ -365,8 +365,6 @@ class RetryChain<T> {
   private generation = 0;
   /** Whether the current attempt proved healthy (emitted, with `resetOnValue`). */
   private healthy = false;
-  /** This object's observer for every attempt (see Forward). */
-  private forward: Forward<T> | undefined = undefined;
   private attemptSub: Subscription | undefined = undefined;
   private waitSub: Subscription | undefined = undefined;
   private stableSub: Subscription | undefined = undefined;
@@ -381,7 +379,7 @@ class RetryChain<T> {
     const id = ++this.generation;
     this.healthy = false;
     if (!this.settings.resetOnValue && this.settings.stableAfter > 0) this.provedHealthy();
-    const sub = this.source.subscribe((this.forward ??= new Forward(this)));
+    const sub = this.source.subscribe(new Link(this));
     // The consumer may have left while the source was still subscribing (a synchronous
     // value into take(1)): the teardown already ran, so this subscription is ours to end.
     if (this.subscriber.closed) sub.unsubscribe();

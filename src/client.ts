@@ -18,7 +18,7 @@ import {
   startWith,
 } from 'rxjs';
 import { fullJitterDelay } from '../operators/backoff.js';
-import { Forward } from '../operators/forward.js';
+import { Link } from './link.js';
 import { heartbeatTimeoutWhile, sendPing } from '../operators/heartbeatTimeout.js';
 import { type CursorValue, createResumeCursor, resumeFrom, type ResumeCursor } from '../operators/resumeFrom.js';
 import { type RetryWithJitteredBackoffConfig, retryWithJitteredBackoff } from '../operators/retryWithJitteredBackoff.js';
@@ -495,8 +495,6 @@ class SharedConnection<T> {
   private completedWhileSubscribing = false;
   private repeatTimer: Subscription | undefined = undefined;
   private lingerTimer: Subscription | undefined = undefined;
-  /** Its observer of the attempts (only reads it: see Forward). */
-  private readonly observer: Forward<T>;
 
   constructor(
     private readonly source: Observable<T>,
@@ -504,9 +502,7 @@ class SharedConnection<T> {
     private readonly deliveries: Deliveries,
     private readonly linger: number,
     private readonly scheduler: SchedulerLike,
-  ) {
-    this.observer = new Forward<T>(this);
-  }
+  ) {}
 
   /** A subscriber of messages$: joins the current connection, or starts one. */
   add(subscriber: Subscriber<T>): TeardownLogic {
@@ -541,7 +537,7 @@ class SharedConnection<T> {
     const generation = ++this.generation;
     this.subscribing = true;
     this.completedWhileSubscribing = false;
-    const connection = this.source.subscribe(this.observer);
+    const connection = this.source.subscribe(new Link(this));
     this.subscribing = false;
     // Ended (stop, close, an error) or left by everyone while subscribing: not ours to keep.
     if (generation !== this.generation || !this.running) connection.unsubscribe();
@@ -1009,7 +1005,7 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
       gateSubscriber = subscriber;
       requestedResume = hasPosition();
       healthy = false;
-      const sub = source.subscribe(gateObserver);
+      const sub = source.subscribe(new Link(gateObserver));
       return () => {
         if (gateSubscriber === subscriber) {
           // Not a later attempt's, started by a handler before this teardown ran.

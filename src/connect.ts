@@ -7,6 +7,7 @@ import {
   HeartbeatTimeoutError,
   OpenTimeoutError,
 } from './errors.js';
+import { Link } from './link.js';
 import { reportHookError } from './report.js';
 import { MAX_TIMER_DELAY, checkFunction, checkMs, checkScheduler } from './validate.js';
 import {
@@ -533,8 +534,8 @@ const graceWork: Work = (connection) =>
 const pingWork: Work = (connection) => connection!.checkPing();
 const terminateClosingWork: Work = (connection) => connection!.node?.terminate?.();
 
-// The observers below only read `this`: rxjs's deprecated `useDeprecatedNextContext` calls
-// them on a copy that inherits from them, where writes would be lost.
+// The observers below are subscribed through a Link (see src/link.ts), which is the
+// subscription itself; they only read `this`.
 
 /** Forwards `outgoing` to the socket: its values are sent, its error ends the connection. */
 class OutgoingObserver<Out> {
@@ -544,6 +545,9 @@ class OutgoingObserver<Out> {
   }
   error(error: unknown): void {
     this.connection.fail(error);
+  }
+  complete(): void {
+    // Nothing more to send; the connection stays open.
   }
 }
 
@@ -874,12 +878,12 @@ class Connection<In, Out> {
     // Either source may end the connection before subscribe() returns (a value that fails to
     // serialize, a re-entrant unsubscribe): release() then could not stop it, so stop it here.
     if (c.paused) {
-      const subscription = c.paused.subscribe(new PausedObserver(this as Connection<unknown, unknown>));
+      const subscription = c.paused.subscribe(new Link(new PausedObserver(this as Connection<unknown, unknown>)));
       if (this.state !== 'open') return subscription.unsubscribe();
       this.pausedSub = subscription;
     }
     if (c.outgoing) {
-      const subscription = c.outgoing.subscribe(new OutgoingObserver(this as Connection<unknown, Out>));
+      const subscription = c.outgoing.subscribe(new Link(new OutgoingObserver(this as Connection<unknown, Out>)));
       if (this.state !== 'open') return subscription.unsubscribe();
       this.outgoing = subscription;
     }

@@ -1089,11 +1089,13 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
         subscriber.complete();
         return;
       }
-      inner = pausedWhenReady$.subscribe({
-        next: (isPaused) => subscriber.next(!(isPaused && reallyPaused())),
-        error: (error: unknown) => subscriber.error(error),
-        complete: () => subscriber.complete(),
-      });
+      inner = pausedWhenReady$.subscribe(
+        new Link<boolean>({
+          next: (isPaused) => subscriber.next(!(isPaused && reallyPaused())),
+          error: (error: unknown) => subscriber.error(error),
+          complete: () => subscriber.complete(),
+        }),
+      );
       if (subscriber.closed) inner.unsubscribe();
     };
     heartbeatOnOpen = start;
@@ -1362,11 +1364,13 @@ export function createSocket<In = unknown, Out = unknown>(config: SocketConfig<I
       });
       const filter = feed
         .pipe(resumeFrom(cursor, { onGap: (error) => events.next({ type: 'gap', error, channel: spec.key }) }))
-        .subscribe({
-          next: (message) => fanOut(entry, message),
-          error: (error: unknown) => endChannel(entry, error, true),
-          complete: () => endChannel(entry, undefined, false),
-        });
+        .subscribe(
+          new Link<In>({
+            next: (message) => fanOut(entry, message),
+            error: (error: unknown) => endChannel(entry, error, true),
+            complete: () => endChannel(entry, undefined, false),
+          }),
+        );
       if (entry.activation === activation && entry.active) entry.filter = filter;
       else filter.unsubscribe();
     }

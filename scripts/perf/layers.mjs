@@ -1,7 +1,9 @@
 // CPU per message added by each client feature, without a network: an in-memory socket pushes
 // N frames (the ones of recv.mjs) through connect() or createSocket; ns per message over a
-// JSON.parse baseline. Variants interleaved in chunks; median of reps.
-// node scripts/perf/layers.mjs [--n 400000] [--reps 5] [--only 'substring of a variant']
+// JSON.parse baseline. Variants interleaved in chunks; median of reps. With --preparsed, every
+// stack is given its messages already parsed (a `deserialize` that returns a prepared object),
+// so that the figures are the pipeline's alone, over a baseline that only counts.
+// node scripts/perf/layers.mjs [--n 400000] [--reps 5] [--only 'substring of a variant'] [--preparsed]
 import { filter, firstValueFrom } from 'rxjs';
 import { arg, fmt, loadRxtether, median } from './util.mjs';
 
@@ -9,16 +11,20 @@ const { connect, createSocket, isNextInSequence } = await loadRxtether();
 const N = Number(arg('n', 400_000));
 const REPS = Number(arg('reps', 5));
 const CHUNK = 10_000;
+const PREPARSED = process.argv.includes('--preparsed');
 const frames = Array.from({ length: N }, (_, seq) => {
   const t = seq % 10;
   return `{"type":"msg","channel":"t${t}","seq":${Math.floor(seq / 10) + 1},"price":${(100 + (seq % 997) / 7).toFixed(3)},"size":${seq % 5000},"side":"${seq % 2 ? 'buy' : 'sell'}","g":${seq + 1}}`;
 });
+// --preparsed: the frames parsed beforehand, and a deserialize that looks them up by index.
+const parsed = PREPARSED ? frames.map((f) => JSON.parse(f)) : undefined;
+const decode = PREPARSED ? { deserialize: (i) => parsed[i] } : {};
 
 class Fake {
   readyState = 1; protocol = ''; binaryType = ''; onopen = null; onmessage = null; onerror = null; onclose = null;
   send() {}
   close(code = 1000, reason = '') { this.readyState = 3; const h = this.onclose; if (h) queueMicrotask(() => h({ code, reason, wasClean: true })); }
-  push(from, to) { for (let i = from; i < to; i++) this.onmessage({ data: frames[i] }); }
+  push(from, to) { for (let i = from; i < to; i++) this.onmessage({ data: PREPARSED ? i : frames[i] }); }
 }
 
 const channel = (name, i, count, cursors) => ({
@@ -30,7 +36,7 @@ const channel = (name, i, count, cursors) => ({
 
 async function client(extra, channels, cursors) {
   const fake = new Fake();
-  const socket = createSocket({ url: 'ws://fake/', socketFactory: () => fake, ...extra });
+  const socket = createSocket({ url: 'ws://fake/', socketFactory: () => fake, ...decode, ...extra });
   const counts = new Array(10).fill(0);
   const subs = [];
   if (channels) for (let i = 0; i < 10; i++) subs.push(socket.channel(channel(`t${i}`, i, counts, cursors)).subscribe(() => counts[i]++));
@@ -42,11 +48,11 @@ async function client(extra, channels, cursors) {
 const variants = {
   'JSON.parse only': async () => {
     let c = 0;
-    return { push: (a, b) => { for (let i = a; i < b; i++) if (JSON.parse(frames[i])) c++; }, count: () => c, end() {} };
+    return { push: (a, b) => { for (let i = a; i < b; i++) if (PREPARSED ? parsed[i] : JSON.parse(frames[i])) c++; }, count: () => c, end() {} };
   },
   'connect()': async () => {
     const fake = new Fake(); let c = 0;
-    const sub = connect({ url: 'ws://fake/', socketFactory: () => fake }).subscribe(() => c++);
+    const sub = connect({ url: 'ws://fake/', socketFactory: () => fake, ...decode }).subscribe(() => c++);
     return { push: (a, b) => fake.push(a, b), count: () => c, end: () => sub.unsubscribe() };
   },
   'createSocket, messages$': () => client({}, false),
@@ -79,6 +85,6 @@ for (let rep = -1; rep < REPS; rep++) {
     if (rep >= 0) results[n].push(runs[n].ns / N);
   }
 }
-console.log(`layers, in-memory socket: N=${N}, ${REPS} reps, median ns/msg (× JSON.parse only)`);
+console.log(`layers, in-memory socket: N=${N}, ${REPS} reps, median ns/msg (× JSON.parse only)${PREPARSED ? '; --preparsed: the baseline only counts, ratios mean little' : ''}`);
 const base = median(results['JSON.parse only']);
 for (const n of names) console.log(`${n.padEnd(32)} ${fmt(median(results[n]), 0).padStart(6)} ns  ${fmt(median(results[n]) / base)}×`);

@@ -1,4 +1,4 @@
-import { config, UnsubscriptionError } from 'rxjs';
+import { EMPTY, Observable, Subscription, UnsubscriptionError } from 'rxjs';
 import type { Observer, SubscriptionLike, TeardownLogic, Unsubscribable } from 'rxjs';
 
 type Finalizer = Unsubscribable | (() => void);
@@ -10,13 +10,21 @@ type Finalizer = Unsubscribable | (() => void);
  * rxjs 7 uses an object that is both an Observer and a Subscription (`closed`, `add`,
  * `remove`, `unsubscribe`) as the subscriber itself, as it does for a `Subscriber` from another
  * copy of rxjs. A plain observer would be wrapped in a `SafeSubscriber`, a `ConsumerObserver`
- * and a 17-slot finalizer array: about 300 bytes per stage per connection, and three more
- * calls per value. A `Link` keeps the rules that wrapper keeps:
- * - nothing reaches `target` after an error, a completion or `unsubscribe`;
+ * and a 17-slot finalizer array: about 300 bytes per stage per connection. A `Link` keeps the
+ * rules that wrapper keeps:
+ * - nothing reaches `target` after an error, a completion or `unsubscribe`; such a late
+ *   notification goes to rxjs's `config.onStoppedNotification`, and the link lets go of
+ *   `target` once unsubscribed;
  * - an error or a completion is delivered, and then the link unsubscribes (its source's
  *   teardown runs);
- * - a throw from `target` is reported as rxjs reports one from a subscriber
- *   (`config.onUnhandledError`, or thrown from a timeout), never into the source.
+ * - a throw from `target` is reported the way rxjs reports one from a subscriber
+ *   (`config.onUnhandledError` or a throw from a timeout, in virtual time under
+ *   `TestScheduler.run`; with `useDeprecatedSynchronousErrorHandling`, from the outermost
+ *   `subscribe` or `next`), never thrown into the source;
+ * - what the source adds to it (its teardown, an operator's subscribers) is let go of once it
+ *   has closed, so a source that adds a subscriber per value (`concatMap`, `repeat`) does not
+ *   make it grow: the first one it holds in a field and drops when a later one arrives after
+ *   it closed; the others, in an rxjs `Subscription`, which lets go of each as it closes.
  *
  * Callers keep what `subscribe` returns and unsubscribe that: it is the link itself, or, if an
  * rxjs ever stopped recognising it, the wrapper around it. The target being only read, rxjs's
@@ -27,13 +35,18 @@ type Finalizer = Unsubscribable | (() => void);
 export class Link<T> implements Observer<T>, SubscriptionLike {
   closed = false;
   private stopped = false;
-  /** One finalizer in the field itself (the usual case), or several in an array. */
-  private finalizers: Finalizer | Finalizer[] | undefined = undefined;
+  /** The first finalizer (the usual and often the only one). */
+  private first: Finalizer | undefined = undefined;
+  /** Any others. */
+  private more: Subscription | undefined = undefined;
 
-  constructor(private readonly target: Observer<T>) {}
+  constructor(private target: Observer<T>) {}
 
   next(value: T): void {
-    if (this.stopped) return;
+    if (this.stopped) {
+      STOPPED.next(value);
+      return;
+    }
     try {
       this.target.next(value);
     } catch (error) {
@@ -42,7 +55,10 @@ export class Link<T> implements Observer<T>, SubscriptionLike {
   }
 
   error(error: unknown): void {
-    if (this.stopped) return;
+    if (this.stopped) {
+      STOPPED.error(error);
+      return;
+    }
     this.stopped = true;
     try {
       this.target.error(error);
@@ -53,7 +69,10 @@ export class Link<T> implements Observer<T>, SubscriptionLike {
   }
 
   complete(): void {
-    if (this.stopped) return;
+    if (this.stopped) {
+      STOPPED.complete();
+      return;
+    }
     this.stopped = true;
     try {
       this.target.complete();
@@ -70,33 +89,35 @@ export class Link<T> implements Observer<T>, SubscriptionLike {
       runFinalizer(finalizer);
       return;
     }
-    if ((finalizer as Partial<SubscriptionLike>).closed === true) return;
-    const finalizers = this.finalizers;
-    if (finalizers === undefined) this.finalizers = finalizer;
-    else if (Array.isArray(finalizers)) finalizers.push(finalizer);
-    else this.finalizers = [finalizers, finalizer];
+    if (isClosed(finalizer)) return;
+    const first = this.first;
+    if (first === undefined || isClosed(first)) this.first = finalizer;
+    else (this.more ??= new Subscription()).add(finalizer);
   }
 
   remove(teardown: Exclude<TeardownLogic, void>): void {
-    const finalizers = this.finalizers;
-    if (finalizers === teardown) this.finalizers = undefined;
-    else if (Array.isArray(finalizers)) {
-      const index = finalizers.indexOf(teardown as Finalizer);
-      if (index >= 0) finalizers.splice(index, 1);
-    }
+    if (this.first === teardown) this.first = undefined;
+    else this.more?.remove(teardown);
   }
 
   unsubscribe(): void {
     if (this.closed) return;
     this.closed = this.stopped = true;
-    const finalizers = this.finalizers;
-    this.finalizers = undefined;
-    if (finalizers === undefined) return;
+    this.target = RELEASED;
+    const { first, more } = this;
+    this.first = this.more = undefined;
     // As a Subscription does: every finalizer runs, then their errors are thrown together.
     let errors: unknown[] | undefined;
-    for (const finalizer of Array.isArray(finalizers) ? finalizers : [finalizers]) {
+    if (first !== undefined) {
       try {
-        runFinalizer(finalizer);
+        runFinalizer(first);
+      } catch (error) {
+        errors = error instanceof UnsubscriptionError ? [...error.errors] : [error];
+      }
+    }
+    if (more !== undefined) {
+      try {
+        more.unsubscribe();
       } catch (error) {
         (errors ??= []).push(...(error instanceof UnsubscriptionError ? error.errors : [error]));
       }
@@ -105,16 +126,40 @@ export class Link<T> implements Observer<T>, SubscriptionLike {
   }
 }
 
+function isClosed(finalizer: Finalizer): boolean {
+  return (finalizer as Partial<SubscriptionLike>).closed === true;
+}
+
 function runFinalizer(finalizer: Finalizer): void {
   if (typeof finalizer === 'function') finalizer();
   else finalizer.unsubscribe();
 }
 
-/** As rxjs reports an error thrown by a subscriber: out of the producer's call stack. */
+const noop = (): void => {};
+/** What a link's `target` becomes once it is unsubscribed, so that it no longer keeps the stage. */
+const RELEASED: Observer<unknown> = { next: noop, error: noop, complete: noop };
+
+/**
+ * A stopped rxjs subscriber: what reaches it is handed to `config.onStoppedNotification`, as
+ * rxjs does for a notification that arrives after an error, a completion or an unsubscribe.
+ */
+const STOPPED = EMPTY.subscribe() as unknown as Observer<unknown>;
+
+const rethrow = {
+  next(error: unknown): never {
+    throw error;
+  },
+};
+
+/**
+ * Reports an error thrown by a link's target through rxjs's own path for an error thrown by a
+ * subscriber, by having an rxjs subscriber throw it.
+ */
 function reportUnhandled(error: unknown): void {
-  setTimeout(() => {
-    const onUnhandledError = config.onUnhandledError;
-    if (onUnhandledError) onUnhandledError(error);
-    else throw error;
-  });
+  try {
+    new Observable<unknown>((subscriber) => subscriber.next(error)).subscribe(rethrow);
+  } catch {
+    // useDeprecatedSynchronousErrorHandling outside any subscribe or next: rxjs drops the
+    // error there too (it has nowhere to throw it).
+  }
 }

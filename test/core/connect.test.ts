@@ -1,4 +1,6 @@
-import { Observable, Subject, config as rxjsConfig, of } from 'rxjs';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { Observable, Subject, concatMap, config as rxjsConfig, of } from 'rxjs';
 import { describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
 import {
@@ -814,5 +816,42 @@ describe('connect', () => {
       expect(() => o.subscription.unsubscribe()).toThrow(/close code/);
       expect((await conn.closed).code).toBe(1006);
     });
+  });
+});
+
+describe('connect: a long-lived outgoing stream', () => {
+  it('does not keep every finished inner subscription of a concatMap for the life of the connection', async () => {
+    setFlagsFromString('--expose_gc');
+    const gc = runInNewContext('gc') as () => void;
+    const s = await startServer();
+    defer(() => s.close());
+    const refs: WeakRef<object>[] = [];
+    const commands = new Subject<number>();
+    // A common shape: each command is turned into what is sent by an inner observable.
+    const outgoing = commands.pipe(
+      concatMap(
+        (n) =>
+          new Observable<{ n: number }>((subscriber) => {
+            refs.push(new WeakRef(subscriber));
+            subscriber.next({ n });
+            subscriber.complete();
+          }),
+      ),
+    );
+    let opened!: () => void;
+    const open = new Promise<void>((resolve) => (opened = resolve));
+    const o = observe(connect({ url: s.url, WebSocketCtor: WebSocket, outgoing, onOpen: () => opened() }));
+    defer(() => o.subscription.unsubscribe());
+    const conn = await s.connections.next();
+    await open;
+    const count = 200;
+    for (let n = 1; n <= count; n++) commands.next(n);
+    for (let n = 1; n <= count; n++) expect(await conn.messages.next()).toBe(JSON.stringify({ n }));
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+    // The connection is still open: only what it needs may stay reachable.
+    expect(refs.filter((ref) => ref.deref() !== undefined).length).toBe(0);
   });
 });

@@ -1,6 +1,33 @@
-import { Observable, Subject, UnsubscriptionError, config as rxjsConfig, from } from 'rxjs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { Observable, type Subscriber, Subject, UnsubscriptionError, concatMap, config as rxjsConfig, from, mergeMap, repeat, throwError } from 'rxjs';
+import { TestScheduler } from 'rxjs/testing';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createResumeCursor, heartbeatTimeout, resumeFrom, retryWithJitteredBackoff } from '../../src/index.js';
 import { Link } from '../../src/link.js';
+
+setFlagsFromString('--expose_gc');
+const gc = runInNewContext('gc') as () => void;
+
+/** Collects garbage after the current job, so that WeakRefs made during it can be cleared. */
+async function collect(): Promise<void> {
+  await new Promise((resolve) => setImmediate(resolve));
+  gc();
+  await new Promise((resolve) => setImmediate(resolve));
+  gc();
+}
+
+const aliveCount = (refs: WeakRef<object>[]): number => refs.filter((ref) => ref.deref() !== undefined).length;
+
+/** An inner observable that records a WeakRef to the subscriber it is given, then completes. */
+function tracked(refs: WeakRef<object>[]) {
+  return (value: number) =>
+    new Observable<number>((subscriber) => {
+      refs.push(new WeakRef(subscriber));
+      subscriber.next(value);
+      subscriber.complete();
+    });
+}
 
 // Link is how every rxtether stage subscribes to its source: it must keep the rules of the
 // SafeSubscriber it replaces (see src/link.ts).
@@ -24,6 +51,9 @@ function recorder(onNext?: (value: unknown) => void): { notes: Note[]; target: {
 
 afterEach(() => {
   rxjsConfig.onUnhandledError = null;
+  rxjsConfig.onStoppedNotification = null;
+  rxjsConfig.useDeprecatedSynchronousErrorHandling = false;
+  vi.useRealTimers();
 });
 
 describe('Link', () => {
@@ -131,5 +161,137 @@ describe('Link', () => {
     expect(ran).toEqual(['b']);
     link.add(a);
     expect(ran).toEqual(['b', 'a']);
+  });
+});
+
+// A stage after an operator that adds a subscriber to its destination per value or per
+// repetition (concatMap, mergeMap, repeat) must not keep the finished ones: a SafeSubscriber
+// lets go of each as it closes.
+describe('stage subscribers do not retain finished inner subscriptions of their source', () => {
+  it('resumeFrom over a concatMap: the finished inners can be collected', async () => {
+    const refs: WeakRef<object>[] = [];
+    const subject = new Subject<number>();
+    const values: number[] = [];
+    const cursor = createResumeCursor({ cursorOf: (n: number) => n });
+    const sub = subject.pipe(concatMap(tracked(refs)), resumeFrom(cursor)).subscribe((v) => values.push(v));
+    for (let i = 1; i <= 500; i++) subject.next(i);
+    expect(values.length).toBe(500);
+    await collect();
+    const alive = aliveCount(refs);
+    sub.unsubscribe();
+    expect(alive).toBe(0);
+  });
+
+  it('heartbeatTimeout over a mergeMap: the finished inners can be collected', async () => {
+    const refs: WeakRef<object>[] = [];
+    const subject = new Subject<number>();
+    const values: number[] = [];
+    const sub = subject.pipe(mergeMap(tracked(refs)), heartbeatTimeout(60_000)).subscribe((v) => values.push(v));
+    for (let i = 1; i <= 500; i++) subject.next(i);
+    expect(values.length).toBe(500);
+    await collect();
+    const alive = aliveCount(refs);
+    sub.unsubscribe();
+    expect(alive).toBe(0);
+  });
+
+  it('resumeFrom over repeat(): at most the last finished repetition stays reachable', async () => {
+    const refs: WeakRef<object>[] = [];
+    let n = 0;
+    const source = new Observable<number>((subscriber) => {
+      refs.push(new WeakRef(subscriber));
+      subscriber.next(++n);
+      subscriber.complete();
+    });
+    const again = new Subject<void>();
+    const cursor = createResumeCursor({ cursorOf: (v: number) => v });
+    const values: number[] = [];
+    const sub = source.pipe(repeat({ delay: () => again }), resumeFrom(cursor)).subscribe((v) => values.push(v));
+    for (let i = 1; i < 500; i++) again.next();
+    expect(values.length).toBe(500);
+    await collect();
+    // The link holds its first finalizer in a field and replaces it when the next one arrives
+    // after it closed: one finished repetition at most, never a growing list.
+    const alive = aliveCount(refs);
+    sub.unsubscribe();
+    expect(alive).toBeLessThanOrEqual(1);
+  });
+
+  it('a closed stage no longer holds its state, even if the source keeps the subscriber', async () => {
+    // A source that never lets go of its subscriber (a listener it never removes).
+    const kept: Subscriber<number>[] = [];
+    const source = new Observable<number>((subscriber) => {
+      kept.push(subscriber);
+    });
+    let ref!: WeakRef<object>;
+    (() => {
+      const cursor = createResumeCursor({ cursorOf: (n: number) => n });
+      ref = new WeakRef(cursor);
+      source.pipe(resumeFrom(cursor)).subscribe().unsubscribe();
+    })();
+    expect(kept[0]!.closed).toBe(true);
+    await collect();
+    expect(ref.deref()).toBeUndefined();
+  });
+});
+
+describe('errors and notifications rxjs reports for a stage', () => {
+  it('onGiveUp throwing under TestScheduler.run is reported in virtual time (thrown from run)', () => {
+    const hookError = new Error('onGiveUp failed');
+    const received: unknown[] = [];
+    const scheduler = new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
+    // rxjs reports an error thrown by a subscriber through timeoutProvider, which run() drives.
+    expect(() =>
+      scheduler.run(() => {
+        throwError(() => new Error('refused'))
+          .pipe(
+            retryWithJitteredBackoff({
+              maxRetries: 0,
+              onGiveUp: () => {
+                throw hookError;
+              },
+            }),
+          )
+          .subscribe({ error: (error) => received.push(error) });
+      }),
+    ).toThrow(hookError);
+    expect(received).toHaveLength(1);
+  });
+
+  it('onGiveUp throwing with useDeprecatedSynchronousErrorHandling is thrown from subscribe', () => {
+    rxjsConfig.useDeprecatedSynchronousErrorHandling = true;
+    const hookError = new Error('onGiveUp failed');
+    const received: unknown[] = [];
+    expect(() =>
+      throwError(() => new Error('refused'))
+        .pipe(
+          retryWithJitteredBackoff({
+            maxRetries: 0,
+            onGiveUp: () => {
+              throw hookError;
+            },
+          }),
+        )
+        .subscribe({ error: (error) => received.push(error) }),
+    ).toThrow(hookError);
+    expect(received).toHaveLength(1);
+  });
+
+  it('a value a source sends after completing reaches config.onStoppedNotification', () => {
+    vi.useFakeTimers();
+    const stopped: unknown[] = [];
+    rxjsConfig.onStoppedNotification = (notification) => stopped.push(notification);
+    const values: number[] = [];
+    const cursor = createResumeCursor({ cursorOf: (n: number) => n });
+    new Observable<number>((subscriber) => {
+      subscriber.next(1);
+      subscriber.complete();
+      subscriber.next(2); // a misbehaving source: rxjs tells onStoppedNotification
+    })
+      .pipe(resumeFrom(cursor))
+      .subscribe((v) => values.push(v));
+    vi.runAllTimers();
+    expect(values).toEqual([1]);
+    expect(stopped).toEqual([{ kind: 'N', value: 2, error: undefined }]);
   });
 });

@@ -1,6 +1,6 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { Observable, type Subscriber, Subject, UnsubscriptionError, concatMap, config as rxjsConfig, from, mergeMap, repeat, throwError } from 'rxjs';
+import { Observable, type Subscriber, Subject, UnsubscriptionError, concatMap, config as rxjsConfig, from, mergeMap, pipe, repeat, throwError } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createResumeCursor, heartbeatTimeout, resumeFrom, retryWithJitteredBackoff } from '../../src/index.js';
@@ -168,25 +168,14 @@ describe('Link', () => {
 // repetition (concatMap, mergeMap, repeat) must not keep the finished ones: a SafeSubscriber
 // lets go of each as it closes.
 describe('stage subscribers do not retain finished inner subscriptions of their source', () => {
-  it('resumeFrom over a concatMap: the finished inners can be collected', async () => {
+  it.each([
+    ['resumeFrom over a concatMap', (refs: WeakRef<object>[]) => pipe(concatMap(tracked(refs)), resumeFrom(createResumeCursor({ cursorOf: (n: number) => n })))],
+    ['heartbeatTimeout over a mergeMap', (refs: WeakRef<object>[]) => pipe(mergeMap(tracked(refs)), heartbeatTimeout<number>(60_000))],
+  ])('%s: the finished inners can be collected', async (_name, stages) => {
     const refs: WeakRef<object>[] = [];
     const subject = new Subject<number>();
     const values: number[] = [];
-    const cursor = createResumeCursor({ cursorOf: (n: number) => n });
-    const sub = subject.pipe(concatMap(tracked(refs)), resumeFrom(cursor)).subscribe((v) => values.push(v));
-    for (let i = 1; i <= 500; i++) subject.next(i);
-    expect(values.length).toBe(500);
-    await collect();
-    const alive = aliveCount(refs);
-    sub.unsubscribe();
-    expect(alive).toBe(0);
-  });
-
-  it('heartbeatTimeout over a mergeMap: the finished inners can be collected', async () => {
-    const refs: WeakRef<object>[] = [];
-    const subject = new Subject<number>();
-    const values: number[] = [];
-    const sub = subject.pipe(mergeMap(tracked(refs)), heartbeatTimeout(60_000)).subscribe((v) => values.push(v));
+    const sub = subject.pipe(stages(refs)).subscribe((v) => values.push(v));
     for (let i = 1; i <= 500; i++) subject.next(i);
     expect(values.length).toBe(500);
     await collect();

@@ -1,6 +1,6 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { Observable, type Subscriber, Subject, UnsubscriptionError, concatMap, config as rxjsConfig, from, mergeMap, pipe, repeat, throwError } from 'rxjs';
+import { Observable, type Subscriber, type Subscription, Subject, UnsubscriptionError, concatMap, config as rxjsConfig, from, mergeMap, pipe, repeat, throwError } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createResumeCursor, heartbeatTimeout, resumeFrom, retryWithJitteredBackoff } from '../../src/index.js';
@@ -17,7 +17,13 @@ async function collect(): Promise<void> {
   gc();
 }
 
-const aliveCount = (refs: WeakRef<object>[]): number => refs.filter((ref) => ref.deref() !== undefined).length;
+/** How many of `refs` are still reachable after a GC, with `subscription` still open; then ends it. */
+async function reachableWhileSubscribed(refs: WeakRef<object>[], subscription: Subscription): Promise<number> {
+  await collect();
+  const alive = refs.filter((ref) => ref.deref() !== undefined).length;
+  subscription.unsubscribe();
+  return alive;
+}
 
 /** An inner observable that records a WeakRef to the subscriber it is given, then completes. */
 function tracked(refs: WeakRef<object>[]) {
@@ -178,10 +184,7 @@ describe('stage subscribers do not retain finished inner subscriptions of their 
     const sub = subject.pipe(stages(refs)).subscribe((v) => values.push(v));
     for (let i = 1; i <= 500; i++) subject.next(i);
     expect(values.length).toBe(500);
-    await collect();
-    const alive = aliveCount(refs);
-    sub.unsubscribe();
-    expect(alive).toBe(0);
+    expect(await reachableWhileSubscribed(refs, sub)).toBe(0);
   });
 
   it('resumeFrom over repeat(): at most the last finished repetition stays reachable', async () => {
@@ -198,12 +201,9 @@ describe('stage subscribers do not retain finished inner subscriptions of their 
     const sub = source.pipe(repeat({ delay: () => again }), resumeFrom(cursor)).subscribe((v) => values.push(v));
     for (let i = 1; i < 500; i++) again.next();
     expect(values.length).toBe(500);
-    await collect();
     // The link holds its first finalizer in a field and replaces it when the next one arrives
     // after it closed: one finished repetition at most, never a growing list.
-    const alive = aliveCount(refs);
-    sub.unsubscribe();
-    expect(alive).toBeLessThanOrEqual(1);
+    expect(await reachableWhileSubscribed(refs, sub)).toBeLessThanOrEqual(1);
   });
 
   it('a closed stage no longer holds its state, even if the source keeps the subscriber', async () => {
@@ -225,44 +225,33 @@ describe('stage subscribers do not retain finished inner subscriptions of their 
 });
 
 describe('errors and notifications rxjs reports for a stage', () => {
+  const hookError = new Error('onGiveUp failed');
+  /** A retry that gives up at once, with an onGiveUp that throws; its subscriber's errors go to `received`. */
+  function giveUpThrowing(received: unknown[]): void {
+    throwError(() => new Error('refused'))
+      .pipe(
+        retryWithJitteredBackoff({
+          maxRetries: 0,
+          onGiveUp: () => {
+            throw hookError;
+          },
+        }),
+      )
+      .subscribe({ error: (error) => received.push(error) });
+  }
+
   it('onGiveUp throwing under TestScheduler.run is reported in virtual time (thrown from run)', () => {
-    const hookError = new Error('onGiveUp failed');
     const received: unknown[] = [];
     const scheduler = new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
     // rxjs reports an error thrown by a subscriber through timeoutProvider, which run() drives.
-    expect(() =>
-      scheduler.run(() => {
-        throwError(() => new Error('refused'))
-          .pipe(
-            retryWithJitteredBackoff({
-              maxRetries: 0,
-              onGiveUp: () => {
-                throw hookError;
-              },
-            }),
-          )
-          .subscribe({ error: (error) => received.push(error) });
-      }),
-    ).toThrow(hookError);
+    expect(() => scheduler.run(() => giveUpThrowing(received))).toThrow(hookError);
     expect(received).toHaveLength(1);
   });
 
   it('onGiveUp throwing with useDeprecatedSynchronousErrorHandling is thrown from subscribe', () => {
     rxjsConfig.useDeprecatedSynchronousErrorHandling = true;
-    const hookError = new Error('onGiveUp failed');
     const received: unknown[] = [];
-    expect(() =>
-      throwError(() => new Error('refused'))
-        .pipe(
-          retryWithJitteredBackoff({
-            maxRetries: 0,
-            onGiveUp: () => {
-              throw hookError;
-            },
-          }),
-        )
-        .subscribe({ error: (error) => received.push(error) }),
-    ).toThrow(hookError);
+    expect(() => giveUpThrowing(received)).toThrow(hookError);
     expect(received).toHaveLength(1);
   });
 

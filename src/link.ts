@@ -1,5 +1,5 @@
-import { EMPTY, Observable, Subscription, UnsubscriptionError } from 'rxjs';
-import type { Observer, SubscriptionLike, TeardownLogic, Unsubscribable } from 'rxjs';
+import { Observable, Subscription, UnsubscriptionError, asyncScheduler, config } from 'rxjs';
+import type { ObservableNotification, Observer, Subscriber, SubscriptionLike, TeardownLogic, Unsubscribable } from 'rxjs';
 
 type Finalizer = Unsubscribable | (() => void);
 
@@ -21,10 +21,12 @@ type Finalizer = Unsubscribable | (() => void);
  *   (`config.onUnhandledError` or a throw from a timeout, in virtual time under
  *   `TestScheduler.run`; with `useDeprecatedSynchronousErrorHandling`, from the outermost
  *   `subscribe` or `next`), never thrown into the source;
- * - what the source adds to it (its teardown, an operator's subscribers) is let go of once it
- *   has closed, so a source that adds a subscriber per value (`concatMap`, `repeat`) does not
- *   make it grow: the first one it holds in a field and drops when a later one arrives after
- *   it closed; the others, in an rxjs `Subscription`, which lets go of each as it closes.
+ * - what the source adds to it (its teardown, an operator's subscribers) runs in the order it
+ *   was added, and is let go of once it has closed, so a source that adds a subscriber per
+ *   value (`concatMap`, `repeat`) does not make it grow: the first one is held in a field and
+ *   replaced when a later one arrives after it closed and before any other; the others go to
+ *   an rxjs `Subscription`, which lets go of each as it closes. As rxjs does, only a
+ *   `Subscription` (or a link) is trusted to say it is `closed`.
  *
  * Callers keep what `subscribe` returns and unsubscribe that: it is the link itself, or, if an
  * rxjs ever stopped recognising it, the wrapper around it. The target being only read, rxjs's
@@ -44,7 +46,7 @@ export class Link<T> implements Observer<T>, SubscriptionLike {
 
   next(value: T): void {
     if (this.stopped) {
-      STOPPED.next(value);
+      reportStopped(this, 'N', value);
       return;
     }
     try {
@@ -56,7 +58,7 @@ export class Link<T> implements Observer<T>, SubscriptionLike {
 
   error(error: unknown): void {
     if (this.stopped) {
-      STOPPED.error(error);
+      reportStopped(this, 'E', undefined, error);
       return;
     }
     this.stopped = true;
@@ -70,7 +72,7 @@ export class Link<T> implements Observer<T>, SubscriptionLike {
 
   complete(): void {
     if (this.stopped) {
-      STOPPED.complete();
+      reportStopped(this, 'C');
       return;
     }
     this.stopped = true;
@@ -91,7 +93,9 @@ export class Link<T> implements Observer<T>, SubscriptionLike {
     }
     if (isClosed(finalizer)) return;
     const first = this.first;
-    if (first === undefined || isClosed(first)) this.first = finalizer;
+    if (finalizer === first && first instanceof Subscription) return; // as rxjs: once per parent
+    // Into the field only while nothing else waits, so that the order of adding is kept.
+    if (this.more === undefined && (first === undefined || isClosed(first))) this.first = finalizer;
     else (this.more ??= new Subscription()).add(finalizer);
   }
 
@@ -126,8 +130,9 @@ export class Link<T> implements Observer<T>, SubscriptionLike {
   }
 }
 
+/** Whether a finalizer says it has closed, trusted, as rxjs does, only from a Subscription. */
 function isClosed(finalizer: Finalizer): boolean {
-  return (finalizer as Partial<SubscriptionLike>).closed === true;
+  return (finalizer instanceof Subscription || finalizer instanceof Link) && finalizer.closed;
 }
 
 function runFinalizer(finalizer: Finalizer): void {
@@ -140,10 +145,17 @@ const noop = (): void => {};
 const RELEASED: Observer<unknown> = { next: noop, error: noop, complete: noop };
 
 /**
- * A stopped rxjs subscriber: what reaches it is handed to `config.onStoppedNotification`, as
- * rxjs does for a notification that arrives after an error, a completion or an unsubscribe.
+ * A notification that reached a link after its error, completion or unsubscribe goes to rxjs's
+ * `config.onStoppedNotification`, with the link as the subscriber, a macrotask later (in virtual
+ * time under `TestScheduler.run`), as rxjs does for its own subscribers.
  */
-const STOPPED = EMPTY.subscribe() as unknown as Observer<unknown>;
+function reportStopped(link: SubscriptionLike, kind: 'N' | 'E' | 'C', value?: unknown, error?: unknown): void {
+  const hook = config.onStoppedNotification;
+  if (!hook) return;
+  // The shape rxjs gives its notifications: all three fields, whatever the kind.
+  const notification = { kind, value, error } as ObservableNotification<unknown>;
+  asyncScheduler.schedule(() => hook(notification, link as unknown as Subscriber<unknown>));
+}
 
 const rethrow = {
   next(error: unknown): never {

@@ -1,6 +1,6 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { Observable, type Subscriber, type Subscription, Subject, UnsubscriptionError, concatMap, config as rxjsConfig, from, mergeMap, pipe, repeat, throwError } from 'rxjs';
+import { NEVER, Observable, type Subscriber, Subject, Subscription, UnsubscriptionError, concatMap, finalize, config as rxjsConfig, from, mergeMap, pipe, repeat, throwError } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createResumeCursor, heartbeatTimeout, resumeFrom, retryWithJitteredBackoff } from '../../src/index.js';
@@ -255,21 +255,111 @@ describe('errors and notifications rxjs reports for a stage', () => {
     expect(received).toHaveLength(1);
   });
 
-  it('a value a source sends after completing reaches config.onStoppedNotification', () => {
+  it('what a source sends after completing reaches config.onStoppedNotification, with the subscriber it was given', () => {
     vi.useFakeTimers();
-    const stopped: unknown[] = [];
-    rxjsConfig.onStoppedNotification = (notification) => stopped.push(notification);
+    const stopped: [unknown, unknown][] = [];
+    rxjsConfig.onStoppedNotification = (notification, subscriber) => stopped.push([notification, subscriber]);
     const values: number[] = [];
     const cursor = createResumeCursor({ cursorOf: (n: number) => n });
+    let given: unknown;
     new Observable<number>((subscriber) => {
+      given = subscriber;
       subscriber.next(1);
       subscriber.complete();
-      subscriber.next(2); // a misbehaving source: rxjs tells onStoppedNotification
+      // A misbehaving source: rxjs tells onStoppedNotification.
+      subscriber.next(2);
+      subscriber.error('late');
+      subscriber.complete();
     })
       .pipe(resumeFrom(cursor))
       .subscribe((v) => values.push(v));
+    expect(stopped).toEqual([]); // a macrotask later, as rxjs does
     vi.runAllTimers();
     expect(values).toEqual([1]);
-    expect(stopped).toEqual([{ kind: 'N', value: 2, error: undefined }]);
+    expect(stopped).toEqual([
+      [{ kind: 'N', value: 2, error: undefined }, given],
+      [{ kind: 'E', value: undefined, error: 'late' }, given],
+      [{ kind: 'C', value: undefined, error: undefined }, given],
+    ]);
+    expect(stopped[0]![1]).toBe(given);
+  });
+});
+
+// What a source adds to its subscriber runs as a Subscription runs it: in the order added, each
+// once, and a `closed` flag is trusted only from a Subscription.
+describe('finalizers, as a SafeSubscriber keeps them', () => {
+  const cursorOf = (n: number): number => n;
+
+  it('run in the order they were added (mergeMap with a concurrency limit)', () => {
+    const log: string[] = [];
+    const b = new Subject<never>();
+    const inners = [NEVER.pipe(finalize(() => log.push('A'))), b.pipe(finalize(() => log.push('B'))), NEVER.pipe(finalize(() => log.push('C')))];
+    const outer = new Subject<Observable<never>>();
+    const sub = outer.pipe(mergeMap((inner) => inner, 2), resumeFrom(createResumeCursor<never, number>({ cursorOf }))).subscribe();
+    for (const inner of inners) outer.next(inner);
+    outer.complete();
+    b.complete(); // C is subscribed now, after A
+    expect(log).toEqual(['B']);
+    sub.unsubscribe();
+    expect(log).toEqual(['B', 'A', 'C']);
+  });
+
+  it('run in the order they were added (a closed first one, then more)', () => {
+    const log: string[] = [];
+    const sub = new Observable<number>((subscriber) => {
+      const a = new Subscription(() => log.push('a'));
+      subscriber.add(a);
+      subscriber.add(() => log.push('b'));
+      a.unsubscribe();
+      subscriber.add(() => log.push('c'));
+      return () => log.push('teardown');
+    })
+      .pipe(resumeFrom(createResumeCursor({ cursorOf })))
+      .subscribe();
+    sub.unsubscribe();
+    expect(log).toEqual(['a', 'b', 'c', 'teardown']);
+  });
+
+  it('a teardown that is no Subscription runs even if it has closed: true', () => {
+    const unsubscribe = vi.fn();
+    const teardown = Object.assign(vi.fn(), { closed: true });
+    const later = { closed: false, unsubscribe: vi.fn() };
+    let source!: Subscriber<number>;
+    const sub = new Observable<number>((subscriber) => {
+      source = subscriber;
+      subscriber.add(later as unknown as () => void);
+      subscriber.add({ closed: true, unsubscribe } as unknown as () => void);
+      return teardown;
+    })
+      .pipe(resumeFrom(createResumeCursor({ cursorOf })))
+      .subscribe();
+    later.closed = true; // e.g. "the resource has closed": its listeners still need removing
+    source.add(() => {});
+    sub.unsubscribe();
+    expect(unsubscribe).toHaveBeenCalledTimes(1);
+    expect(teardown).toHaveBeenCalledTimes(1);
+    expect(later.unsubscribe).toHaveBeenCalledTimes(1);
+  });
+
+  it('remove(): a Subscription added twice is held once; what is added after a removal still runs last', () => {
+    const observer = { next() {}, error() {}, complete() {} };
+    const run = (sub: Subscription, log: string[]): void => {
+      const s = new Subscription(() => log.push('s'));
+      sub.add(s);
+      sub.add(s);
+      sub.remove(s);
+      const a = (): void => void log.push('a');
+      sub.add(a);
+      sub.add(() => log.push('b'));
+      sub.remove(a);
+      sub.add(() => log.push('c'));
+      sub.unsubscribe();
+    };
+    const safe: string[] = [];
+    run(new Observable<number>(() => {}).subscribe(observer), safe);
+    expect(safe).toEqual(['b', 'c']); // what rxjs does
+    const linked: string[] = [];
+    run(new Observable<number>(() => {}).subscribe(new Link(observer)) as Subscription, linked);
+    expect(linked).toEqual(safe);
   });
 });

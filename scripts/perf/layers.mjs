@@ -4,7 +4,7 @@
 // stack is given its messages already parsed (a `deserialize` that returns a prepared object),
 // so that the figures are the pipeline's alone, over a baseline that only counts.
 // node scripts/perf/layers.mjs [--n 400000] [--reps 5] [--only 'substring of a variant'] [--preparsed]
-import { filter, firstValueFrom } from 'rxjs';
+import { Subject, filter, firstValueFrom } from 'rxjs';
 import { arg, fmt, loadRxtether, median } from './util.mjs';
 
 const { connect, createSocket, isNextInSequence } = await loadRxtether();
@@ -64,6 +64,29 @@ const variants = {
   // channels routed by channelKeyOf alone (no matches).
   'bench full client': () => client({ heartbeat: { interval: 15_000, timeout: 45_000, message: () => ({ type: 'ping' }) }, resume: { cursorOf: (m) => m.g, isNext: isNextInSequence }, channelKeyOf: (m) => m.channel }, true, 'keyOnly'),
   '+ per-channel cursors (keyed)': () => client({ heartbeat: { timeout: 60_000 }, resume: { cursorOf: (m) => m.g }, channelKeyOf: (m) => m.channel }, true, true),
+  // Not rxtether: the bench full client's work per message written as one hand-made function
+  // (decode, the deadline's clock read, the cursor's next-in-sequence check, route by key, the
+  // channel subscriber), to show what fusing the stages could save at best.
+  'hand-fused floor (not rxtether)': async () => {
+    const fake = new Fake();
+    const counts = new Array(10).fill(0);
+    const routes = new Map(Array.from({ length: 10 }, (_, i) => {
+      const subject = new Subject();
+      subject.subscribe(() => counts[i]++);
+      return [`t${i}`, subject];
+    }));
+    let last = 0;
+    let lastAlive = 0;
+    fake.onmessage = (event) => {
+      const m = PREPARSED ? parsed[event.data] : JSON.parse(event.data);
+      lastAlive = Date.now();
+      if (m.g <= last) return;
+      if (m.g !== last + 1) throw new Error('gap');
+      last = m.g;
+      routes.get(m.channel)?.next(m);
+    };
+    return { push: (a, b) => fake.push(a, b), count: () => counts.reduce((x, y) => x + y, 0), end: () => void lastAlive };
+  },
 };
 const only = arg('only', undefined);
 const names = Object.keys(variants).filter((n) => !only || n === 'JSON.parse only' || n.includes(only));

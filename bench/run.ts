@@ -37,7 +37,7 @@ import { listFlag, numberFlag, readFlags } from './args.js';
 import { Child, ServerProcess, withTimeout } from './processes.js';
 import { type RxtetherBuild, buildRxtether } from './rxtether.js';
 import { type Context, type SectionResult, scenarioIdle, scenarioImport, scenarioLatency, scenarioPush, scenarioReconnect, scenarioSend, scenarioStorm } from './scenarios.js';
-import { STACK_IDS, type StackId } from './stacks.js';
+import { OPT_IN, STACK_IDS, type StackId } from './stacks.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '..');
@@ -62,6 +62,7 @@ usage: tsx bench/run.ts [--quick] [--scenario ids] [--stacks ids] [--reps R] [--
   --quick          small N, 1 repetition: checks that everything works, times mean nothing
   --scenario ids   only these, comma-separated: ${SCENARIOS.join(', ')} (default: all)
   --stacks ids     only these stacks (raw ws always runs): ${STACK_IDS.join(', ')}
+                   (${[...OPT_IN].join(', ')}: only when listed here)
   --reps R         repetitions of every timed scenario (default: per scenario, 1 with --quick)
   --out FILE       where to write the markdown (default: bench/RESULTS.md for a full run,
                    bench/.out/RESULTS-quick.md or RESULTS-partial.md otherwise)
@@ -98,7 +99,7 @@ function parseOptions(argv: string[]): Options {
   const cpuProf = flags['cpu-prof'] ?? false;
   const verbose = flags.verbose ?? false;
   const partial = scenarios !== undefined || stacks !== undefined || reps !== undefined || messages !== undefined || cpuProf;
-  const chosenStacks = stacks ? STACK_IDS.filter((id) => id === 'ws' || stacks!.includes(id)) : [...STACK_IDS];
+  const chosenStacks = stacks ? STACK_IDS.filter((id) => id === 'ws' || stacks!.includes(id)) : STACK_IDS.filter((id) => !OPT_IN.has(id));
   return {
     quick,
     scenarios: scenarios ? SCENARIOS.filter((s) => scenarios!.includes(s)) : [...SCENARIOS],

@@ -532,6 +532,7 @@ const MIN_DELAYS: Readonly<Record<StackId, string>> = {
   partysocket: '`minReconnectionDelay: 0, maxReconnectionDelay: 0`',
   'rxtether-connect': '`retryWithJitteredBackoff({ initialDelay: 0, maxDelay: 0 })`',
   'rxtether-client': '`backoff: { initialDelay: 0, maxDelay: 0 }`',
+  fused: 'none (it does not reconnect)',
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -58,7 +58,7 @@ export interface Stack {
   connect(options: ConnectOptions): StackConnection;
 }
 
-export const STACK_IDS = ['ws', 'rxjs', 'rxjs-share10', 'rws', 'partysocket', 'rxtether-connect', 'rxtether-client'] as const;
+export const STACK_IDS = ['ws', 'rxjs', 'rxjs-share10', 'rws', 'partysocket', 'rxtether-connect', 'rxtether-client', 'fused'] as const;
 export type StackId = (typeof STACK_IDS)[number];
 
 /** Labels, for the runner (which does not load the stacks). */
@@ -70,9 +70,12 @@ export const STACK_LABELS: Readonly<Record<StackId, string>> = {
   partysocket: 'partysocket',
   'rxtether-connect': 'rxtether connect()',
   'rxtether-client': 'rxtether createSocket, 10 channels',
+  fused: 'hand-fused floor (no library)',
 };
 
-export const FAN_OUT: ReadonlySet<StackId> = new Set(['rxjs-share10', 'rxtether-client']);
+export const FAN_OUT: ReadonlySet<StackId> = new Set(['rxjs-share10', 'rxtether-client', 'fused']);
+/** Run only when asked for by `--stacks`: a reference, not something an application would pick. */
+export const OPT_IN: ReadonlySet<StackId> = new Set(['fused']);
 export const BUILT_IN_RECONNECT: ReadonlySet<StackId> = new Set(['rws', 'partysocket', 'rxtether-connect', 'rxtether-client']);
 
 function subscribes(channels: number): { type: 'subscribe'; channel: string }[] {
@@ -292,6 +295,60 @@ async function rxtetherClient(rxtether: Rxtether): Promise<Stack> {
   };
 }
 
+// ---------------------------------------------------------------------------------------------
+// The hand-fused floor (opt-in, `--stacks fused`; steady-state scenarios 1–4 only): what the
+// full client does per received message, written as one function on raw `ws`, with no stage
+// between: decode, one clock read (a heartbeat deadline needs it), the sequence check of
+// connection-wide resume, routing by channel key, and an rxjs Subject per channel for its
+// subscriber. It shows how close fusing rxtether's stages could get at best.
+
+async function handFused(): Promise<Stack> {
+  const { Subject } = await import('rxjs');
+  return {
+    id: 'fused',
+    label: STACK_LABELS.fused,
+    fanOut: true,
+    builtInReconnect: false,
+    connect(o) {
+      if (o.reconnect !== 'off') throw new Error('bench: the hand-fused floor does not reconnect (scenarios 1–4 only)');
+      const routes = new Map<string, InstanceType<typeof Subject<Msg>>>();
+      o.subscribers.forEach((subscriber, k) => {
+        const subject = new Subject<Msg>();
+        subject.subscribe(subscriber);
+        routes.set(`t${k}`, subject);
+      });
+      let last = -Infinity;
+      let lastAlive = 0;
+      const ws = new o.WebSocketCtor(o.url);
+      ws.on('open', () => {
+        for (const m of subscribes(o.channels)) ws.send(JSON.stringify(m));
+        o.onOpen();
+      });
+      ws.on('message', (data: Buffer, isBinary: boolean) => {
+        if (isBinary) return;
+        const m = JSON.parse(data.toString()) as Msg;
+        lastAlive = Date.now();
+        if (m.seq !== undefined) {
+          if (m.seq <= last) return;
+          last = m.seq;
+        }
+        routes.get(m.channel ?? '')?.next(m);
+      });
+      ws.on('error', () => {});
+      ws.on('close', (code) => {
+        if (lastAlive >= 0) o.onFailure(new Error(`closed with ${code}`));
+      });
+      return {
+        send: (m) => ws.send(JSON.stringify(m)),
+        close: () => {
+          ws.removeAllListeners('close');
+          ws.close();
+        },
+      };
+    },
+  };
+}
+
 /**
  * Loads one stack (and only its modules). `rxtether`: the bundle the runner built
  * (bench/rxtether.ts, loaded with `importRxtether`), required by the rxtether stacks.
@@ -320,5 +377,7 @@ export async function loadStack(id: StackId, rxtetherModule: Rxtether | undefine
       return rxtetherConnect(rxtether());
     case 'rxtether-client':
       return rxtetherClient(rxtether());
+    case 'fused':
+      return handFused();
   }
 }

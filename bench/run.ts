@@ -62,7 +62,7 @@ usage: tsx bench/run.ts [--quick] [--scenario ids] [--stacks ids] [--reps R] [--
   --quick          small N, 1 repetition: checks that everything works, times mean nothing
   --scenario ids   only these, comma-separated: ${SCENARIOS.join(', ')} (default: all)
   --stacks ids     only these stacks (raw ws always runs): ${STACK_IDS.join(', ')}
-                   (${[...OPT_IN].join(', ')}: only when listed here)
+                   (${[...OPT_IN].map(([id, s]) => `${id}: only when listed here, scenarios ${s.join(', ')}`).join('; ')})
   --reps R         repetitions of every timed scenario (default: per scenario, 1 with --quick)
   --out FILE       where to write the markdown (default: bench/RESULTS.md for a full run,
                    bench/.out/RESULTS-quick.md or RESULTS-partial.md otherwise)
@@ -100,9 +100,15 @@ function parseOptions(argv: string[]): Options {
   const verbose = flags.verbose ?? false;
   const partial = scenarios !== undefined || stacks !== undefined || reps !== undefined || messages !== undefined || cpuProf;
   const chosenStacks = stacks ? STACK_IDS.filter((id) => id === 'ws' || stacks!.includes(id)) : STACK_IDS.filter((id) => !OPT_IN.has(id));
+  const chosenScenarios = scenarios ? SCENARIOS.filter((s) => scenarios!.includes(s)) : [...SCENARIOS];
+  for (const id of chosenStacks) {
+    const allowed = OPT_IN.get(id);
+    const others = allowed ? chosenScenarios.filter((s) => !allowed.includes(s)) : [];
+    if (others.length > 0) usage(`--stacks ${id} is only for scenarios ${allowed!.join(', ')} (give --scenario; not ${others.join(', ')})`);
+  }
   return {
     quick,
-    scenarios: scenarios ? SCENARIOS.filter((s) => scenarios!.includes(s)) : [...SCENARIOS],
+    scenarios: chosenScenarios,
     stacks: chosenStacks,
     reps,
     out: resolve(out ?? (quick ? resolve(HERE, '.out/RESULTS-quick.md') : partial ? resolve(HERE, '.out/RESULTS-partial.md') : resolve(HERE, 'RESULTS.md'))),
@@ -407,7 +413,8 @@ Stacks, all with \`ws\` ${version('ws')} as the WebSocket implementation (\`benc
 - **rxjs webSocket() + share(), 10 filters**: the same subject, \`share()\`, ten subscribers each \`filter\`ing one channel;
 - **reconnecting-websocket** and **partysocket** (\`partysocket/ws\`): \`{ WebSocket }\` option, \`addEventListener('message')\`;
 - **rxtether connect()**: \`connect({ url, WebSocketCtor })\`, sending through \`outgoing\`;
-- **rxtether createSocket, 10 channels**: \`createSocket\` with heartbeat (15 s / 45 s), connection-wide resume (\`seq\`, \`isNextInSequence\`), default backoff, \`share\` inside, ten \`channel()\` subscribers (one per channel key) routed by \`channelKeyOf: (m) => m.channel\`, sending with \`socket.send\`.
+- **rxtether createSocket, 10 channels**: \`createSocket\` with heartbeat (15 s / 45 s), connection-wide resume (\`seq\`, \`isNextInSequence\`), default backoff, \`share\` inside, ten \`channel()\` subscribers (one per channel key) routed by \`channelKeyOf: (m) => m.channel\`, sending with \`socket.send\`.${opts.stacks.includes('fused') ? `
+- **hand-fused floor (no library)**: not a stack an application would pick, only when asked for: the full client's work per received message as one function on raw \`ws\` (decode, one \`Date.now()\`, the resume sequence checks, routing by channel key, an rxjs \`Subject\` per channel), without a reconnect loop, timers, status or outbox: how close fusing rxtether's stages could get at best.` : ''}
 
 The server is always another process (\`bench/server.ts\`, a minimal hand-written RFC 6455
 server on 127.0.0.1 so that it costs less per message than any client); each stack's client

@@ -74,8 +74,11 @@ export const STACK_LABELS: Readonly<Record<StackId, string>> = {
 };
 
 export const FAN_OUT: ReadonlySet<StackId> = new Set(['rxjs-share10', 'rxtether-client', 'fused']);
-/** Run only when asked for by `--stacks`: a reference, not something an application would pick. */
-export const OPT_IN: ReadonlySet<StackId> = new Set(['fused']);
+/**
+ * Stacks run only when `--stacks` names them, with the scenarios each is meant for: references,
+ * not something an application would pick.
+ */
+export const OPT_IN: ReadonlyMap<StackId, readonly string[]> = new Map([['fused', ['1', '2', '4']]]);
 export const BUILT_IN_RECONNECT: ReadonlySet<StackId> = new Set(['rws', 'partysocket', 'rxtether-connect', 'rxtether-client']);
 
 function subscribes(channels: number): { type: 'subscribe'; channel: string }[] {
@@ -296,11 +299,13 @@ async function rxtetherClient(rxtether: Rxtether): Promise<Stack> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The hand-fused floor (opt-in, `--stacks fused`; steady-state scenarios 1–4 only): what the
-// full client does per received message, written as one function on raw `ws`, with no stage
-// between: decode, one clock read (a heartbeat deadline needs it), the sequence check of
-// connection-wide resume, routing by channel key, and an rxjs Subject per channel for its
-// subscriber. It shows how close fusing rxtether's stages could get at best.
+// The hand-fused floor (opt-in, `--stacks fused`; scenarios 1, 2 and 4): what the full client
+// does per received message, written as one function on raw `ws`, with no stage between:
+// decode, one clock read (a heartbeat deadline needs it), the checks of connection-wide resume
+// (a message of type 'msg' carries the cursor; a replay is dropped, a gap noticed), routing by
+// channel key, and an rxjs Subject per channel for its subscriber. Without a reconnect loop,
+// timers, status or outbox, it shows how close fusing rxtether's stages could get at best on
+// receive and in idle memory. It sends as raw `ws` does (so scenario 3 is not for it).
 
 async function handFused(): Promise<Stack> {
   const { Subject } = await import('rxjs');
@@ -310,14 +315,15 @@ async function handFused(): Promise<Stack> {
     fanOut: true,
     builtInReconnect: false,
     connect(o) {
-      if (o.reconnect !== 'off') throw new Error('bench: the hand-fused floor does not reconnect (scenarios 1–4 only)');
+      if (o.reconnect !== 'off') throw new Error('bench: the hand-fused floor does not reconnect (scenarios 1, 2 and 4 only)');
       const routes = new Map<string, InstanceType<typeof Subject<Msg>>>();
       o.subscribers.forEach((subscriber, k) => {
         const subject = new Subject<Msg>();
         subject.subscribe(subscriber);
         routes.set(`t${k}`, subject);
       });
-      let last = -Infinity;
+      let last: number | undefined;
+      let gaps = 0;
       let lastAlive = 0;
       const ws = new o.WebSocketCtor(o.url);
       ws.on('open', () => {
@@ -328,16 +334,15 @@ async function handFused(): Promise<Stack> {
         if (isBinary) return;
         const m = JSON.parse(data.toString()) as Msg;
         lastAlive = Date.now();
-        if (m.seq !== undefined) {
-          if (m.seq <= last) return;
+        if (m.type === 'msg' && m.seq !== undefined) {
+          if (last !== undefined && m.seq <= last) return;
+          if (last !== undefined && m.seq !== last + 1) gaps++;
           last = m.seq;
         }
         routes.get(m.channel ?? '')?.next(m);
       });
       ws.on('error', () => {});
-      ws.on('close', (code) => {
-        if (lastAlive >= 0) o.onFailure(new Error(`closed with ${code}`));
-      });
+      ws.on('close', (code) => o.onFailure(new Error(`closed with ${code} (last message at ${lastAlive}, ${gaps} gaps)`)));
       return {
         send: (m) => ws.send(JSON.stringify(m)),
         close: () => {

@@ -28,11 +28,11 @@ interface Run {
   readonly output: string;
 }
 
-function runQuick(out: string): Promise<Run> {
+function runBench(args: readonly string[]): Promise<Run> {
   const env = { ...process.env };
   delete env['NODE_OPTIONS'];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--quick', '--out', out], {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', ...args], {
       cwd: ROOT,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -60,7 +60,7 @@ describe('npm run bench -- --quick', () => {
     'should run every scenario, flag no stack as wrong and write the results file',
     async () => {
       const out = join(dir, 'RESULTS.md');
-      const run = await runQuick(out);
+      const run = await runBench(['--quick', '--out', out]);
       expect(run.output).not.toMatch(/WRONG/);
       expect({ code: run.code, signal: run.signal }, run.output.slice(-4000)).toEqual({ code: 0, signal: null });
 
@@ -91,9 +91,19 @@ describe('npm run bench -- --quick', () => {
       for (const stack of ['raw ws', 'rxjs webSocket()', 'reconnecting-websocket', 'partysocket', 'rxtether connect()', 'rxtether createSocket, 10 channels']) {
         expect(push).toMatch(new RegExp(`\\| ${stack.replace(/[()]/g, '\\$&')} \\|.*\\| ok \\|`));
       }
+      // The opt-in reference stack runs only when asked for.
+      expect(md).not.toContain('hand-fused');
     },
     CHILD_TIMEOUT + 10_000,
   );
+
+  it('should refuse the hand-fused floor for a scenario it is not meant for, before running anything', async () => {
+    const out = join(dir, 'refused.md');
+    const run = await runBench(['--quick', '--stacks', 'fused', '--scenario', '1,3', '--out', out]);
+    expect(run.code).toBe(2);
+    expect(run.output).toContain('--stacks fused is only for scenarios 1, 2, 4 (give --scenario; not 3)');
+    expect(existsSync(out)).toBe(false);
+  });
 });
 
 describe('the benchmark\'s order check (bench/wire.ts)', () => {

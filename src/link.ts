@@ -112,20 +112,8 @@ export class Link<T> implements Observer<T>, SubscriptionLike {
     this.first = this.more = undefined;
     // As a Subscription does: every finalizer runs, then their errors are thrown together.
     let errors: unknown[] | undefined;
-    if (first !== undefined) {
-      try {
-        runFinalizer(first);
-      } catch (error) {
-        errors = error instanceof UnsubscriptionError ? [...error.errors] : [error];
-      }
-    }
-    if (more !== undefined) {
-      try {
-        more.unsubscribe();
-      } catch (error) {
-        (errors ??= []).push(...(error instanceof UnsubscriptionError ? error.errors : [error]));
-      }
-    }
+    if (first !== undefined) errors = runCollecting(first, errors);
+    if (more !== undefined) errors = runCollecting(more, errors);
     if (errors) throw new UnsubscriptionError(errors);
   }
 }
@@ -138,6 +126,16 @@ function isClosed(finalizer: Finalizer): boolean {
 function runFinalizer(finalizer: Finalizer): void {
   if (typeof finalizer === 'function') finalizer();
   else finalizer.unsubscribe();
+}
+
+/** Runs a finalizer; what it throws (an UnsubscriptionError's errors, flattened) joins `errors`. */
+function runCollecting(finalizer: Finalizer, errors: unknown[] | undefined): unknown[] | undefined {
+  try {
+    runFinalizer(finalizer);
+  } catch (error) {
+    (errors ??= []).push(...(error instanceof UnsubscriptionError ? error.errors : [error]));
+  }
+  return errors;
 }
 
 const noop = (): void => {};

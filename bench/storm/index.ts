@@ -159,9 +159,12 @@ ${runs.map(row).join('\n')}
       // (every hint only a floor) for comparison. At a million clients only the rows that
       // differ from the smaller fleet's story, to keep the full run within a minute.
       const shorter = { ...base, maxDelay: 20_000 };
+      const between = { ...base, maxDelay: 25_000 };
       const large = clients >= 500_000;
       const variants: { label: string; spec: StormStrategy }[] = [
         { label: 'full jitter + hints as a floor only (the previous rule)', spec: floorOnlyHintStrategy(base) },
+        { label: 'full jitter, maxDelay 25 s', spec: { ...pick('full', between), id: 'full-25s' } },
+        { label: 'full jitter + server hints, maxDelay 25 s', spec: { ...pick('full-hints', between), id: 'full-hints-25s' } },
         { label: 'full jitter, maxDelay 20 s', spec: { ...pick('full', shorter), id: 'full-20s' } },
         ...(large
           ? []

@@ -18,7 +18,6 @@ import {
   startWith,
 } from 'rxjs';
 import { fullJitterDelay } from '../operators/backoff.js';
-import { Link } from './link.js';
 import { heartbeatTimeoutWhile, sendPing } from '../operators/heartbeatTimeout.js';
 import { type CursorValue, createResumeCursor, resumeFrom, type ResumeCursor } from '../operators/resumeFrom.js';
 import { type RetryWithJitteredBackoffConfig, retryWithJitteredBackoff } from '../operators/retryWithJitteredBackoff.js';
@@ -34,6 +33,7 @@ import {
   isConnectionClosedError,
   isRetryableError,
 } from './errors.js';
+import { Link } from './link.js';
 import { reportHookError } from './report.js';
 import { utf8Length } from './utf8.js';
 import { OPEN, type PausableSocket, type WebSocketConstructorLike, type WebSocketLike } from './webSocketLike.js';
